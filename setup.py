@@ -15,7 +15,7 @@ setuptools.setup(
     license=cfg['license'],
     python_requires='>=' + cfg['min_python'],
     packages=setuptools.find_packages(include=['bn_robust', 'bn_robust.*']),
-    package_data={'bn_robust': ['data/*.npz']},
+    package_data={'bn_robust': ['assets/*.npz']},
     include_package_data=True,
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split()},

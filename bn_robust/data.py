@@ -86,7 +86,7 @@ def find_cifar10(data_dir=None, download=True):
 def sample_path() -> Path:
     "Where the embedded sample lives inside the installed package"
     import importlib.resources
-    return Path(importlib.resources.files('bn_robust'))/'data'/'cifar10_sample.npz'
+    return Path(importlib.resources.files('bn_robust'))/'assets'/'cifar10_sample.npz'
 
 SAMPLE_SHA256 = {  # filled in from make_sample's output; checked on every load
     'x_train': '8408cb1d487a81dc74bed9bf922c2fd301fe2b1423ee16016de79a0f4ea9cff1',
