@@ -90,14 +90,19 @@ def resolve_out(out_dir) -> Path:
     p = Path(out_dir).expanduser()
     return p if p.is_absolute() else (repo_root() or Path.cwd())/p
 
-def check_params(params: dict) -> dict:
+def check_params(params: dict, serves=None) -> dict:
     "Checked notebook parameters (raises one clear `RunError` for an unknown name or a bad value)"
     unknown = sorted(set(params) - set(NB_PARAMS))
     if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; this notebook takes {', '.join(NB_PARAMS)}")
     p = dict(params)
     get_experiment(p.get('experiment'))
+    if serves and p['experiment'] not in serves: raise RunError(f"this notebook makes {', '.join(serves)}, not {p['experiment']!r}")
     check_profile(p.get('profile'))
     seeds = p.get('seeds')
+    if isinstance(seeds, str):  # papermill's -p passes '[0, 1]' as text
+        import ast
+        try: seeds = ast.literal_eval(seeds.strip())
+        except (ValueError, SyntaxError): raise RunError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}") from None
     if isinstance(seeds, int) and not isinstance(seeds, bool): seeds = [seeds]
     if not (isinstance(seeds, (list, tuple)) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
         raise RunError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")

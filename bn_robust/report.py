@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'PAPER', 'row_name', 'load_records', 'experiment_records', 'compare', 'shown', 'provenance', 'to_markdown',
-           'write_table', 'plot_depth', 'plot_bn_hist', 'plot_compare']
+           'write_table', 'plot_depth', 'plot_bn_hist', 'plot_compare', 'build_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
 import json, math
@@ -232,3 +232,28 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"{get_experiment(exp).title} — {provenance(exp, df, profile)}", fontsize=8); fig.tight_layout()
     return fig
+
+# %% ../nbs/07_report.ipynb #14dc03a0
+def build_report(out, show=print) -> list:
+    "Tables and figures of every experiment with records under `out`, written to `out/reports`; returns the files"
+    import matplotlib.pyplot as plt
+    df = load_records(out)
+    rep = Path(out)/'reports'; rep.mkdir(parents=True, exist_ok=True)
+    files = []
+    if df.empty: show(f"no records under {out}/runs"); return files
+    for profile in [p for p in ('paper', 'mini', 'smoke') if p in set(df.profile)] + sorted(set(df.profile) - {'paper', 'mini', 'smoke'}):
+        for exp in EXPERIMENTS:
+            recs = experiment_records(exp, df, profile)
+            if recs.empty or recs.part.isna().all(): continue  # only shared base runs: nothing of its own yet
+            stem = rep/f"{exp}-{profile}"
+            title = f"{get_experiment(exp).title} [{profile}]"
+            show(f"## {title}\n{provenance(exp, df, profile)}")
+            if exp in PAPER.table.values:
+                t = compare(exp, df, profile)
+                files += write_table(t, stem, f"{title}. {provenance(exp, df, profile)}")
+                show(shown(t))
+            fig = {'fig1': plot_depth, 'fig2': plot_bn_hist}.get(exp, lambda d, p: plot_compare(exp, d, p))(df, profile)
+            if fig is not None:
+                for ext in ('png', 'pdf'): fig.savefig(stem.with_suffix(f'.{ext}'), dpi=120); files.append(stem.with_suffix(f'.{ext}'))
+                show(fig); plt.close(fig)
+    return files

@@ -1,0 +1,69 @@
+"End to end through the `bn-robust` command and papermill, on the smoke profile."
+import json, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import cli, records, ROOT, BIN
+
+TABLE1 = {'All_N', 'All_A', 'All_N BN_A', 'All_A BN_N', 'All_N Rest_A', 'All_A Rest_N'}
+
+def test_models_json_matches_paper():
+    info = {d['arch']: d for d in json.loads(cli('models', '--json').stdout)}
+    r18 = info['resnet18']
+    assert r18['parts'] == {'bn': 9600, 'rest': 11164362, 'bn_not_first': 9472, 'bn_not_last': 8576, 'random2': 9600}
+    assert (info['resnet50']['parts']['bn'], info['resnet50']['parts']['rest']) == (53120, 23467722)
+    assert (info['resnet152']['parts']['bn'], info['resnet152']['parts']['rest']) == (151424, 58005194)
+    table7 = [l.split()[0] for l in (ROOT/'tests'/'table7_rows.txt').read_text().split('\n') if l.strip()]
+    assert r18['layers'] == table7 and len(table7) == 41
+
+def test_list_names_every_table_and_figure():
+    info = json.loads(cli('list', '--json').stdout)
+    names = [d['name'] for d in info]
+    assert names == ['table1', 'table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig2']
+    for d in info: assert (ROOT/d['notebook']).exists()
+
+def test_run_table1_smoke_then_cached(table1_smoke):
+    out, first = table1_smoke
+    recs = records(out)
+    assert {r['label'] for r in recs} == TABLE1
+    for r in recs:
+        m = r['metrics']
+        assert 0 <= m['clean_acc'] <= 1 and 0 <= m['adv_acc'] <= 1 and m['clean_loss'] > 0 and m['adv_loss'] > 0
+        assert r['config']['profile'] == 'smoke' and r['config']['seed'] == 0 and r['device'] and r['git_commit']
+        assert len(r['history']) == r['config']['epochs']
+    assert (out/'notebooks'/'table1-smoke.ipynb').exists()
+    assert first.stdout.count('ran ') + first.stderr.count('ran ') >= 6
+    mtimes = {p: p.stat().st_mtime for p in out.glob('runs/*/record.json')}
+    t0 = time.time(); again = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', out, '--no-notebook'); dt = time.time() - t0
+    text = again.stdout + again.stderr
+    assert text.count('cached') == 6 and ' ran ' not in text
+    assert {p: p.stat().st_mtime for p in out.glob('runs/*/record.json')} == mtimes  # nothing retrained or rewritten
+
+def test_dry_run_lists_cached_runs(table1_smoke):
+    out, _ = table1_smoke
+    r = cli('run', 'table1', 'table3', '--profile', 'smoke', '--seeds', '0', '--out', out, '--dry-run')
+    assert '6 runs, 6 cached, 0 to run' in r.stdout
+    assert 'table3 [smoke, seeds 0]: 5 runs, 2 cached, 3 to run' in r.stdout
+
+def test_papermill_parameters_reach_the_notebook(tmp_path):
+    nb = ROOT/'nbs'/'experiments'/'grid.ipynb'
+    subprocess.run([str(BIN/'papermill'), str(nb), str(tmp_path/'out.ipynb'), '-p', 'profile', 'smoke', '-p', 'seeds', '[1]',
+                    '-p', 'out_dir', str(tmp_path), '--no-progress-bar'], check=True, capture_output=True, timeout=600)
+    recs = records(tmp_path)
+    assert {r['label'] for r in recs} == TABLE1 and {r['config']['seed'] for r in recs} == {1}
+
+def test_papermill_help_documents_parameters():
+    r = subprocess.run([str(BIN/'papermill'), '--help-notebook', str(ROOT/'nbs'/'experiments'/'table3.ipynb')],
+                       capture_output=True, text=True, check=True)
+    for p in ('profile', 'seeds', 'device', 'data_dir', 'out_dir'): assert p in r.stdout
+    assert 'non-negative integer seeds' in r.stdout
+
+def test_report_has_paper_values_and_figures(table1_smoke):
+    out, _ = table1_smoke
+    cli('report', '--out', out)
+    rep = out/'reports'
+    md = (rep/'table1-smoke.md').read_text()
+    assert '0.292 ± 0.003' in md and 'All_N BN_A' in md and 'NOT paper scale' in md
+    assert '0.292' in (rep/'table1-smoke.csv').read_text() and '0.292' in (rep/'table1-smoke.tex').read_text()
+    for f in ('table1-smoke.png', 'table1-smoke.pdf', 'fig1-smoke.png', 'fig2-smoke.png'):
+        assert (rep/f).stat().st_size > 1000, f
+    assert (rep/'paper.ipynb').exists()
