@@ -196,10 +196,15 @@ def experiments_info(profile='paper') -> list:
              'n_runs_per_seed': len(e.runs(profile))} for e in EXPERIMENTS.values()]
 
 # %% ../nbs/06_batch.ipynb #6518c40a
+class _Parser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line naming the problem"
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr); sys.exit(2)
+
 def _parser():
-    p = argparse.ArgumentParser(prog='bn-robust', description="Reproduce 'BatchNorm Layers have an Outsized Effect on Adversarial Robustness'")
+    p = _Parser(prog='bn-robust', description="Reproduce 'BatchNorm Layers have an Outsized Effect on Adversarial Robustness'")
     p.add_argument('--debug', action='store_true', help='show tracebacks')
-    sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
+    sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND', parser_class=_Parser)
     s = sub.add_parser('models', help='parameter counts, parts and layers of each architecture')
     s.add_argument('--json', action='store_true')
     s = sub.add_parser('list', help='the experiments (tables and figures) and the runs they need')

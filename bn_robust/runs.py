@@ -27,7 +27,7 @@ PROFILES = {
                   train_attack=dict(eps=8/255, step=2/255, steps=10), eval_attack=dict(eps=8/255, step=1/255, steps=100)),
     'mini':  dict(data='sample', n_train=None, n_test=None, width=0.25, epochs={'N': 15, 'A': 7},
                   train_attack=dict(eps=8/255, step=2/255, steps=5), eval_attack=dict(eps=8/255, step=2/255, steps=20)),
-    'smoke': dict(data='sample', n_train=20, n_test=10, width=0.125, epochs={'N': 1, 'A': 1},
+    'smoke': dict(data='sample', n_train=20, n_test=10, width=0.125, epochs={'N': 3, 'A': 2},
                   train_attack=dict(eps=8/255, step=4/255, steps=2), eval_attack=dict(eps=8/255, step=4/255, steps=2)),
 }
 
