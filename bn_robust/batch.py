@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .data import DataError
 from .freeze import PARTS, select_part
 from .models import ARCHS, make_model, layer_names, count_params, forward_flops
-from .runs import (PROFILES, RunConfig, RunError, run_config, ensure_run, load_record, resolve_device,
+from .runs import (PROFILES, RunConfig, RunError, run_config, ensure_run, load_record, resolve_device, get_data,
                             repo_root, check_profile, check_out_dir, run_dir)
 from .train import Diverged
 
@@ -144,8 +144,9 @@ def run_experiment(name, profile='mini', seeds=(0,), device='auto', data_dir=Non
                    progress=True, log=print) -> list:
     "Ensure every run of experiment `name`; returns their records"
     exp = get_experiment(name)
-    out = check_out_dir(resolve_out(out_dir))
     cfgs = exp.runs(profile, seeds, arch)
+    get_data(cfgs[0], resolve_device(device), data_dir)  # a missing or corrupt data set fails here, before anything is written
+    out = check_out_dir(resolve_out(out_dir))
     records = []
     bar = tqdm(total=len(cfgs), desc=f"{name} [{profile}] runs", unit='run', disable=not progress)
     for cfg in cfgs:
@@ -260,7 +261,6 @@ def cmd_run(a):
             for c in cfgs:
                 print(f"  {'cached ' if (run_dir(out, c)/'record.json').exists() else 'to run '} {c.label:28s} seed {c.seed}  {c.id}")
         return
-    check_out_dir(out)
     for e in exps:
         t0 = time.time()
         run_experiment(e.name, a.profile, seeds, a.device, a.data_dir, str(out), progress=True)
@@ -273,7 +273,7 @@ def cmd_run(a):
 
 def cmd_report(a):
     out = Path(os.path.abspath(a.out))
-    if not (out/'runs').is_dir(): raise RunError(f"no runs under {out}; run an experiment first (bn-robust run table1)")
+    if not list(out.glob('runs/*/record.json')): raise RunError(f"no runs under {out}; run an experiment first (bn-robust run table1)")
     nb = notebooks_dir()/'reports'/'paper.ipynb'
     dst = execute_notebook(nb, out/'reports'/'paper.ipynb', dict(out_dir=str(out)))
     print(f"report: {dst}; tables and figures in {out/'reports'}")
