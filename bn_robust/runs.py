@@ -209,7 +209,10 @@ def resolve_device(device='auto') -> torch.device:
 
 def device_name(dev: torch.device) -> str:
     if dev.type == 'cuda': return torch.cuda.get_device_name(dev)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    model = platform.processor() or platform.machine()
+    try: model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return f"cpu ({model}, {torch.get_num_threads()} threads)"
 
 def repo_root() -> Path | None:
     "The bn_robust checkout this package runs from, if it is one"
