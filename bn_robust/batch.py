@@ -62,9 +62,9 @@ class Experiment:
     make_runs: callable
 
     def runs(self, profile='mini', seeds=(0,), arch=None) -> list:
-        "The run configs this experiment needs, base runs first, without duplicates"
-        cfgs = [c for s in seeds for c in self.make_runs(profile, s, arch or self.arch)]
-        return list({c.id: c for c in sorted(cfgs, key=lambda c: c.part is not None)}.values())
+        "The run configs this experiment needs, seed by seed (base runs first), without duplicates"
+        cfgs = [c for s in seeds for c in sorted(self.make_runs(profile, s, arch or self.arch), key=lambda c: c.part is not None)]
+        return list({c.id: c for c in cfgs}.values())  # a stopped batch leaves whole tables for its first seeds
 
 EXPERIMENTS = {e.name: e for e in [
     Experiment('table1', 'experiments/grid.ipynb', 'Table 1: BN vs Rest retrained, ResNet-18', 'resnet18', _grid),
