@@ -49,7 +49,7 @@ class TrainConfig:
         if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr!r}")
 
     @property
-    def lr_drop_epoch(self) -> int: return int(self.epochs*self.lr_drop_frac)
+    def lr_drop_epoch(self) -> int: return max(1, int(self.epochs*self.lr_drop_frac))  # a 1-epoch run trains at lr, not lr/10
 
 # %% ../nbs/04_train.ipynb #6a18037a
 class Diverged(RuntimeError):
