@@ -1,0 +1,61 @@
+"`bn-robust run --executor local|submitit-local` and `bn-robust status`, on the smoke profile (about 2 minutes on 2 CPU cores)."
+import json
+from pathlib import Path
+import pytest, torch
+from conftest import cli, records
+from bn_robust.batch import EXPERIMENTS
+
+pytest.importorskip('submitit')
+ONE_THREAD = {'BN_ROBUST_THREADS': '1'}  # CPU results depend on the thread count; fix it so 1 and 2 workers must agree
+
+def comparable(rec):
+    "What must not depend on how runs were scheduled: id, config, metrics, history without wall times"
+    return {'id': rec['id'], 'label': rec['label'], 'config': rec['config'], 'metrics': rec['metrics'],
+            'history': [{k: v for k, v in h.items() if k != 'seconds'} for h in rec['history']],
+            'bn': rec['bn'], 'retrain_params': rec['retrain_params']}
+
+def test_local_workers_match_one_worker(tmp_path):
+    a, b = tmp_path/'A', tmp_path/'B'
+    base = ['run', 'table3', '--profile', 'smoke', '--seeds', '0', '--no-notebook', '--executor', 'local']
+    ra = cli(*base, '--workers', '2', '--out', a, env=ONE_THREAD)
+    rb = cli(*base, '--workers', '1', '--out', b, env=ONE_THREAD)
+    recs_a, recs_b = records(a), records(b)
+    assert len(recs_a) == 5 and [r['id'] for r in recs_a] == [r['id'] for r in recs_b]
+    for x, y in zip(recs_a, recs_b): assert comparable(x) == comparable(y), x['label']
+    assert '2 local worker processes, 1 thread each' in ra.stdout and '1 local worker process, 1 thread each' in rb.stdout
+    for r in (ra, rb):
+        text = r.stdout + r.stderr
+        assert text.count(' ran ') == 5 and text.count('cached') >= 5  # each run once by a worker, then found by the in-process pass
+    st = json.loads(cli('status', '--out', a, '--json').stdout)
+    assert [s['status'] for s in st] == ['done']*5 and {s['id'] for s in st} == {r['id'] for r in recs_a}
+
+def test_submitit_local_table1_then_status(tmp_path):
+    c = tmp_path/'C'
+    args = ['run', 'table1', '--profile', 'smoke', '--seeds', '0', '--no-notebook', '--executor', 'submitit-local', '--out', c]
+    # a checkpoint of another config in one step-2 run's folder makes its job fail; the other 5 finish
+    bad = next(cfg for cfg in EXPERIMENTS['table1'].runs('smoke', [0]) if cfg.label == 'All_A Rest_N')
+    (c/'runs'/bad.id).mkdir(parents=True)
+    torch.save({'config_hash': '0123456789', 'trainer': {}}, c/'runs'/bad.id/'ckpt.pt')
+    r = cli(*args, check=False, env=ONE_THREAD)
+    assert r.returncode == 2
+    assert f"1 of 6 runs failed:\n  All_A Rest_N ({bad.id}): job " in r.stderr and 'belongs to another config' in r.stderr
+    assert '_log.err' in r.stderr
+    st = {s['id']: s for s in json.loads(cli('status', '--out', c, '--json').stdout)}
+    assert len(st) == 6 and st[bad.id]['status'] == 'failed'
+    assert sum(s['status'] == 'done' for s in st.values()) == 5
+    # resubmitting just works: only the failed run runs again
+    (c/'runs'/bad.id/'ckpt.pt').unlink()
+    r = cli(*args, env=ONE_THREAD)
+    assert '6 runs, 5 cached, 1 to run' in r.stdout
+    assert len(records(c)) == 6
+    jobs = json.loads((c/'slurm'/'jobs.json').read_text())
+    assert set(jobs) == set(st) and all(Path(j['stdout']).exists() and Path(j['stderr']).exists() for j in jobs.values())
+    assert list((c/'slurm').glob('*_log.out')) and list((c/'slurm').glob('*_result.pkl'))
+    st = json.loads(cli('status', '--out', c, '--json').stdout)
+    assert len(st) == 6 and {s['status'] for s in st} == {'done'} and all(s['job'] for s in st)
+    table = cli('status', '--out', c).stdout
+    assert '6 runs: 6 done' in table and 'All_A Rest_N' in table
+
+def test_status_without_runs(tmp_path):
+    r = cli('status', '--out', tmp_path/'nothing', check=False)
+    assert r.returncode == 2 and 'no runs under' in r.stderr
