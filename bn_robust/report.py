@@ -180,6 +180,10 @@ def write_table(table: pd.DataFrame, stem, caption='') -> list:
     return [stem.with_suffix(s) for s in ('.csv', '.md', '.tex')]
 
 # %% ../nbs/07_report.ipynb #62355746
+def _wrap(title, width=110):
+    import textwrap
+    return '\n'.join(textwrap.wrap(title, width))
+
 def plot_depth(df: pd.DataFrame, profile: str, ax=None):
     "Figure 1: clean and adversarial accuracy of All_A, All_N BN_A, All_N Rest_A against depth, ours and the paper's"
     import matplotlib.pyplot as plt
@@ -199,7 +203,7 @@ def plot_depth(df: pd.DataFrame, profile: str, ax=None):
             a.plot(xs, ys, color=col, ls='--', marker='x', alpha=0.6, label=f"{lab} (paper)")
         a.set_xlabel('ResNet depth'); a.set_ylabel(metric.replace('_', ' ')); a.set_xticks(list(depth.values()))
     axes[0].legend(fontsize=7)
-    if fig: fig.suptitle(f"Figure 1 — {provenance('fig1', df, profile)}", fontsize=8); fig.tight_layout()
+    if fig: fig.suptitle(_wrap(f"Figure 1 — {provenance('fig1', df, profile)}"), fontsize=8); fig.tight_layout()
     return fig
 
 def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
@@ -219,7 +223,7 @@ def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
             ax.bar(edges[:-1], bn[k]['counts'], width=np.diff(edges), align='edge', color='tab:blue' if k == 'gamma' else 'tab:red')
             ax.set_title(f"{row}\n{k}: {bn[k]['frac_near_zero']:.0%} |v|<{bn['near_zero']}", fontsize=7)
             ax.tick_params(labelsize=6)
-    fig.suptitle(f"Figure 2 (seed {seed}) — {provenance('fig2', df, profile)}", fontsize=8); fig.tight_layout()
+    fig.suptitle(_wrap(f"Figure 2 (seed {seed}) — {provenance('fig2', df, profile)}"), fontsize=8); fig.tight_layout()
     return fig
 
 def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc', 'adv_acc')):
@@ -233,7 +237,7 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
         ax.bar(x + 0.2, t[f'_{k}_ours'], 0.4, yerr=t[f'_{k}_ours_std'].fillna(0), label=f'ours ({profile})', color='tab:orange')
         ax.set_xticks(x, t.index, rotation=60 if len(t) > 8 else 30, ha='right', fontsize=7); ax.set_ylabel(k.replace('_', ' '))
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"{get_experiment(exp).title} — {provenance(exp, df, profile)}", fontsize=8); fig.tight_layout()
+    fig.suptitle(_wrap(f"{get_experiment(exp).title} — {provenance(exp, df, profile)}"), fontsize=8); fig.tight_layout()
     return fig
 
 # %% ../nbs/07_report.ipynb #14dc03a0
