@@ -167,7 +167,8 @@ def to_markdown(df: pd.DataFrame) -> str:
     "A GitHub-style Markdown table (no extra dependency)"
     cols = [df.index.name or ''] + [str(c) for c in df.columns]
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|'*len(cols)]
-    for idx, row in df.iterrows(): lines.append('| ' + ' | '.join([str(idx)] + [str(v) for v in row.values]) + ' |')
+    cell = lambda v: str(v).replace('|', '\\|')  # a '|' inside a cell (e.g. |v|) must not split it
+    for idx, row in df.iterrows(): lines.append('| ' + ' | '.join([cell(idx)] + [cell(v) for v in row.values]) + ' |')
     return '\n'.join(lines) + '\n'
 
 def write_table(table: pd.DataFrame, stem, caption='') -> list:
