@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'PAPER', 'BN_A', 'CLAIMS', 'row_name', 'load_records', 'experiment_records', 'compare', 'shown',
-           'provenance', 'to_markdown', 'write_table', 'plot_depth', 'plot_bn_hist', 'plot_compare', 'Term', 'Claim',
-           'check_claims', 'build_report']
+           'compute_time', 'provenance', 'to_markdown', 'write_table', 'plot_depth', 'plot_bn_hist', 'plot_compare',
+           'Term', 'Claim', 'check_claims', 'build_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
 import json, math
@@ -112,7 +112,8 @@ def load_records(out) -> pd.DataFrame:
                      'retrain_params': rec.get('retrain_params'), 'device_name': rec.get('device_name'),
                      'gamma_near_zero': rec.get('bn', {}).get('gamma', {}).get('frac_near_zero'),
                      'beta_near_zero': rec.get('bn', {}).get('beta', {}).get('frac_near_zero'),
-                     'git_commit': rec.get('git_commit'), 'train_seconds': rec.get('train_seconds'), 'record': rec})
+                     'git_commit': rec.get('git_commit'), 'train_seconds': rec.get('train_seconds'),
+                     'wall_seconds': rec.get('wall_seconds'), 'record': rec})
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_report.ipynb #4f8acfd6
@@ -154,13 +155,25 @@ def shown(table: pd.DataFrame) -> pd.DataFrame:
     "The readable columns of a `compare` table"
     return table[[c for c in table.columns if not c.startswith('_')]]
 
+def compute_time(exp: str, o: pd.DataFrame, profile: str) -> str:
+    "How long the runs `o` of `exp` took, per device: sums of `wall_seconds`, per seed where a seed's runs all ran there"
+    parts = []
+    for dev, g in o.groupby('device_name'):
+        s = f"{g.wall_seconds.sum()/60:.1f} min for {len(g)} runs on {dev}"
+        whole = [k for k, gs in g.groupby('seed') if len(gs) == len(get_experiment(exp).runs(profile, [k]))]
+        if whole: s += f", {g[g.seed.isin(whole)].wall_seconds.sum()/60/len(whole):.1f} min per seed (seeds {whole})"
+        parts.append(s)
+    return '; '.join(parts)
+
 def provenance(exp: str, df: pd.DataFrame, profile: str) -> str:
-    "One line: profile, seeds, devices, commits of the records behind a table"
+    "One line: profile, seeds, devices, commits and time of the records behind a table"
     o = experiment_records(exp, df, profile)
     if o.empty: return f"profile {profile}: no records yet"
     scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
     return (f"{scale}; seeds {sorted(o.seed.unique().tolist())}; {len(o)} runs; devices: {', '.join(sorted(o.device_name.dropna().unique()))}; "
-            f"commits: {', '.join(sorted(o.git_commit.dropna().str[:12].unique()))}")
+            f"commits: {', '.join(sorted(o.git_commit.dropna().str[:12].unique()))}; time: {compute_time(exp, o, profile)}")
+
+
 
 # %% ../nbs/07_report.ipynb #070703bd
 def to_markdown(df: pd.DataFrame) -> str:

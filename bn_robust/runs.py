@@ -220,15 +220,15 @@ def repo_root() -> Path | None:
     return root if (root/'settings.ini').exists() else None
 
 def git_commit() -> str:
-    "HEAD of the checkout, `-dirty` if library or notebooks changed; `$BN_ROBUST_GIT_COMMIT` in a copy without git"
-    root, copied = repo_root(), os.environ.get('BN_ROBUST_GIT_COMMIT', '').strip() or 'unknown'
-    if root is None: return copied
+    "`$BN_ROBUST_GIT_COMMIT` if set (a copy of a checkout, e.g. on a lent GPU), else HEAD, `-dirty` if library or notebooks changed"
+    if os.environ.get('BN_ROBUST_GIT_COMMIT', '').strip(): return os.environ['BN_ROBUST_GIT_COMMIT'].strip()
+    root = repo_root()
+    if root is None: return 'unknown'
     try:
         head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        if not head: return copied  # e.g. the tree sent to a lent GPU machine, which has no .git
         dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'bn_robust', 'nbs'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + ('-dirty' if dirty else '')
-    except Exception: return copied
+        return (head or 'unknown') + ('-dirty' if dirty and head else '')
+    except Exception: return 'unknown'
 
 def versions() -> dict:
     import bn_robust, torchvision

@@ -3,6 +3,9 @@
 # mini-profile Table 7 and Figure 1 (seed 0) with several worker processes sharing the one GPU. Everything that
 # comes back is packed into $OUT/results.tgz (bench JSON, new run records, logs): the device tool returns 8 files.
 #   BN_ROBUST_GIT_COMMIT=<sha of the tree sent> CHECK_S=300 RUNS_S=220 bash scripts/device_session.sh
+# Unpack the archive into the checkout (tar xzf results.tgz -C <tmp>; copy outputs/runs and bench) before another
+# call: a later call on the same warm machine gets this checkout's outputs/ again, and runs whose records are not
+# in it are done again (weights stay there, records do not).
 # Locally, at toy sizes on the CPU: DEVICE_SMOKE=1 OUT=/tmp/x bash scripts/device_session.sh
 set -u
 PY=${PYTHON:-python3}
