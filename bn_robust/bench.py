@@ -195,7 +195,7 @@ class Plan:
     warmup_attack_steps: int | None = 1   # None: warm up with the full attack
     repeats: int = 3
     steps: dict = field(default_factory=lambda: {'natural_train': 2, 'pgd10_train': 1, 'bn_pgd10_retrain': 1, 'pgd100_eval': 1})
-    eval_batch: int | None = 16           # None: the training batch size
+    eval_batch: int | None = 8            # None: the training batch size; 8 keeps the CPU bench near a minute
     num_workers: int = 0                  # the textbook DataLoader's worker processes
 
 def default_plan(device) -> Plan:
