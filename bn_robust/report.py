@@ -244,9 +244,11 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
     "Bars of ours (with seed std) beside the paper's value for each row of a table"
     import matplotlib.pyplot as plt
     t = compare(exp, df, profile)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6, 0.5*len(t))*len(metrics)/1.4, 3.6), squeeze=False)
+    tall = len(t) > 12  # Table 7's 42 rows: one metric per row of panels, or the figure is a thin strip
+    shape, size = ((len(metrics), 1), (max(8, 0.28*len(t)), 3.2*len(metrics))) if tall else ((1, len(metrics)), (max(6, 0.5*len(t))*len(metrics)/1.4, 3.6))
+    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
     x = np.arange(len(t))
-    for ax, k in zip(axes[0], metrics):
+    for ax, k in zip(axes.flat, metrics):
         ax.bar(x - 0.2, t[f'_{k}_paper'], 0.4, label='paper', color='lightgray', edgecolor='k')
         ax.bar(x + 0.2, t[f'_{k}_ours'], 0.4, yerr=t[f'_{k}_ours_std'].fillna(0), label=f'ours ({profile})', color='tab:orange')
         ax.set_xticks(x, t.index, rotation=60 if len(t) > 8 else 30, ha='right', fontsize=7); ax.set_ylabel(k.replace('_', ' '))
