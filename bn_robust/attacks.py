@@ -6,7 +6,7 @@
 __all__ = ['TRAIN_ATTACK', 'EVAL_ATTACK', 'Attack', 'fgsm', 'attack_mode', 'pgd', 'evaluate']
 
 # %% ../nbs/02_attacks.ipynb #4945e8db
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict
 
 import torch
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import Batches
+from .models import folded_bn
 
 # %% ../nbs/02_attacks.ipynb #baa14725
 @dataclass(frozen=True)
@@ -58,10 +59,10 @@ def attack_mode(model, bn_mode='eval'):
                 for k, v in bufs.items(): getattr(m, k).copy_(v)
 
 # %% ../nbs/02_attacks.ipynb #4fe53682
-def pgd(model, x, y, attack: Attack = TRAIN_ATTACK) -> torch.Tensor:
-    "Adversarial examples for (`x`, `y`) within `attack.eps` of `x` (l_inf) and inside [0, 1]"
+def pgd(model, x, y, attack: Attack = TRAIN_ATTACK, fold_bn=True) -> torch.Tensor:
+    "Adversarial examples for (`x`, `y`) within `attack.eps` of `x` (l_inf) and inside [0, 1]; `fold_bn`: see `folded_bn`"
     lo, hi = (x - attack.eps).clamp(min=0), (x + attack.eps).clamp(max=1)
-    with attack_mode(model, attack.bn_mode):
+    with attack_mode(model, attack.bn_mode), (folded_bn() if fold_bn else nullcontext()):  # folds eval-mode BN only
         x_adv = x + torch.empty_like(x).uniform_(-attack.eps, attack.eps) if attack.random_start else x.clone()
         x_adv = torch.min(torch.max(x_adv, lo), hi)
         for _ in range(attack.steps):
@@ -72,7 +73,8 @@ def pgd(model, x, y, attack: Attack = TRAIN_ATTACK) -> torch.Tensor:
     return x_adv.detach()
 
 # %% ../nbs/02_attacks.ipynb #65c0c537
-def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress=True, desc='eval') -> dict:
+def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress=True, desc='eval',
+             fold_bn=True) -> dict:
     "Clean and adversarial loss and accuracy of `model` on uint8 images `x` and labels `y` (attack=None: clean only)"
     was_training = model.training
     model.eval()
@@ -84,7 +86,7 @@ def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress
                 out = model(xb)
                 sums[0] += F.cross_entropy(out, yb, reduction='sum'); sums[1] += (out.argmax(1) == yb).sum()
             if attack is None: continue
-            xa = pgd(model, xb, yb, attack)
+            xa = pgd(model, xb, yb, attack, fold_bn)
             with torch.no_grad():
                 out = model(xa)
                 sums[2] += F.cross_entropy(out, yb, reduction='sum'); sums[3] += (out.argmax(1) == yb).sum()

@@ -337,7 +337,7 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
                'bn': bn_summary(trainer.model), 'wall_seconds': time.time() - t0,
                'train_seconds': sum(h['seconds'] for h in trainer.history), 'status': status,
                'device': str(dev), 'device_name': device_name(dev), 'versions': versions(), 'git_commit': git_commit(),
-               'options': {'channels_last': trainer.cfg.channels_last, 'compile': trainer.cfg.compile},
+               'options': {'channels_last': trainer.cfg.channels_last, 'compile': trainer.cfg.compile, 'fold_bn': trainer.cfg.fold_bn},
                'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
         write_json(d/'record.json', rec)
         (d/'ckpt.pt').unlink(missing_ok=True)

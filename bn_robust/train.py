@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = 'fp32'       # 'bf16': autocast for the training step and its attack
     channels_last: bool = False
+    fold_bn: bool = True          # attacks fold eval-mode BN into the convolutions (same maths, faster)
     compile: bool = False
 
     def __post_init__(self):
@@ -84,7 +85,7 @@ class Trainer:
         "One SGD step on a natural or adversarial batch; adds (loss sum, correct, count) to `sums` on the device"
         if self.cfg.channels_last: xb = xb.contiguous(memory_format=torch.channels_last)
         if self.cfg.regime == 'A':
-            with self.autocast(): xb = pgd(self.fwd, xb, yb, self.cfg.attack)
+            with self.autocast(): xb = pgd(self.fwd, xb, yb, self.cfg.attack, self.cfg.fold_bn)
         with self.autocast():
             out = self.fwd(xb)
             loss = F.cross_entropy(out, yb)
