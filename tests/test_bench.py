@@ -22,7 +22,7 @@ def test_bench_cpu_json(tmp_path):
     eq = res['equivalence']
     assert eq['passed'] is True and eq['max_rel_diff'] <= eq['rtol'] == 1e-4
     assert set(eq['cases']) == {'natural_train', 'pgd_train', 'bn_pgd_retrain', 'pgd_eval', 'fold_bn'}
-    assert eq['cases']['fold_bn']['same_pixels'] >= eq['min_same_pixels'] == 0.999
+    assert eq['cases']['fold_bn']['same_pixels'] >= eq['min_same_pixels'] == 0.99
     saved = tmp_path/'cpu-resnet18-w0.125-b32.json'
     assert json.loads(saved.read_text())['workloads'].keys() == res['workloads'].keys()
     assert 'saved' in r.stderr
