@@ -215,7 +215,7 @@ class Plan:
     "How much to time: warm-up calls (attacks of `warmup_attack_steps`), timed repeats, steps per repeat"
     warmup: int = 1
     warmup_attack_steps: int | None = 1   # None: warm up with the full attack
-    repeats: int = 3
+    repeats: int = 5                      # the median of 5 keeps a 2-core CPU's ratio within a few %
     steps: dict = field(default_factory=lambda: {'natural_train': 2, 'pgd10_train': 1, 'bn_pgd10_retrain': 1, 'pgd100_eval': 1})
     eval_batch: int | None = 8            # None: the training batch size; 8 keeps the CPU bench near a minute
     num_workers: int = 0                  # the textbook DataLoader's worker processes
