@@ -173,8 +173,6 @@ def provenance(exp: str, df: pd.DataFrame, profile: str) -> str:
     return (f"{scale}; seeds {sorted(o.seed.unique().tolist())}; {len(o)} runs; devices: {', '.join(sorted(o.device_name.dropna().unique()))}; "
             f"commits: {', '.join(sorted(o.git_commit.dropna().str[:12].unique()))}; time: {compute_time(exp, o, profile)}")
 
-
-
 # %% ../nbs/07_report.ipynb #070703bd
 def to_markdown(df: pd.DataFrame) -> str:
     "A GitHub-style Markdown table (no extra dependency)"
