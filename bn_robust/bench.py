@@ -169,8 +169,8 @@ def equivalence(arch='resnet18', width=0.125, batch_size=32, device='cpu', n_ste
                 torch.manual_seed(seed + 1 + i)
                 tb.append(textbook_train_step(tb_m, opt, x, y, train_attack if regime == 'A' else None, dev)[0])
             pdiff = max((fp - tp).abs().max().item() for fp, tp in zip(fast_m.parameters(), tb_m.parameters()))
-            res[name] = {'fast': fast, 'textbook': tb, 'max_rel_diff': rel_diff(fast, tb), 'max_param_diff': pdiff,
-                         'passed': rel_diff(fast, tb) <= rtol}
+            d = rel_diff(fast, tb)
+            res[name] = {'fast': fast, 'textbook': tb, 'max_rel_diff': d, 'max_param_diff': pdiff, 'passed': d <= rtol}
             if name == 'pgd_train':  # a model a few steps into training: BN statistics away from (0, 1)
                 fold = fold_agreement(fast_m, *batches[0], train_attack, seed)
                 res['fold_bn'] = {**fold, 'passed': fold['same_pixels'] >= min_same_pixels and fold['max_rel_diff'] <= rtol_fold}
