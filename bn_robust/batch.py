@@ -19,8 +19,8 @@ from .data import DataError
 from .freeze import PARTS, select_part
 from .models import ARCHS, make_model, layer_names, count_params, forward_flops
 from .runs import (PROFILES, RunConfig, RunError, run_config, ensure_run, load_record, resolve_device, get_data,
-                            repo_root, check_profile, check_out_dir, run_dir)
-from .train import Diverged
+                            repo_root, check_profile, check_out_dir, run_dir, speed_options)
+from .train import Diverged, COMPILE_MODES
 
 # %% ../nbs/06_batch.ipynb #e595e3f8
 def _grid(profile, seed, arch):
@@ -224,6 +224,7 @@ def _parser():
     s.add_argument('--partition', default=None, help='SLURM partition (--executor slurm)')
     s.add_argument('--gpus-per-job', type=int, default=1, help='GPUs per SLURM job')
     s.add_argument('--cpus-per-job', type=int, default=None, help='CPUs per SLURM job')
+    s.add_argument('--compile', default=None, choices=COMPILE_MODES, help='torch.compile mode of the runs (sets BN_ROBUST_COMPILE; speed only, default off)')
     s.add_argument('--time-min', type=int, default=24*60, help='SLURM time limit per job, minutes')
     s = sub.add_parser('status', help='queued / running / done / failed per run under an outputs folder')
     s.add_argument('--out', default='outputs', help='outputs folder (default outputs/)')
@@ -234,6 +235,7 @@ def _parser():
     s.add_argument('--device', default='cpu'); s.add_argument('--arch', default='resnet18')
     s.add_argument('--width', type=float, default=None); s.add_argument('--json', action='store_true')
     s.add_argument('--batch-size', type=int, default=128); s.add_argument('--precision', default='fp32')
+    s.add_argument('--compile', default='off', choices=COMPILE_MODES, help='torch.compile mode of the fast path (default off)')
     return p
 
 EXECUTORS = ('inline', 'local', 'slurm', 'submitit-local')
@@ -261,6 +263,8 @@ def cmd_run(a):
     names = list(EXPERIMENTS) if a.experiments == ['all'] else a.experiments
     exps = [get_experiment(n) for n in names]
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
+    if a.compile: os.environ['BN_ROBUST_COMPILE'] = a.compile  # workers and notebook kernels inherit it
+    speed_options()
     out = Path(os.path.abspath(a.out))
     if a.data_dir and not Path(a.data_dir).exists(): raise DataError(f"data folder not found: {a.data_dir}")
     if a.dry_run:

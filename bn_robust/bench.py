@@ -23,7 +23,7 @@ from .data import Batches, load_cifar10
 from .freeze import prepare_retraining
 from .models import ARCHS, make_model, forward_flops
 from .runs import RunError, resolve_device, device_name, git_commit, repo_root, write_json, read_json
-from .train import Trainer, TrainConfig, PRECISIONS
+from .train import Trainer, TrainConfig, PRECISIONS, COMPILE_MODES, compiled
 
 # %% ../nbs/08_bench.ipynb #edcd5f98
 class TextbookImages(Dataset):
@@ -115,10 +115,11 @@ def rel_diff(a, b) -> float:
     return max((abs(x - y)/max(abs(y), 1e-12) for x, y in zip(a, b)), default=0.0)
 
 # %% ../nbs/08_bench.ipynb #75745326
-def _fast_trainer(model, data, regime, batch_size, attack, part=None, precision='fp32', channels_last=False, seed=0, fold_bn=True):
+def _fast_trainer(model, data, regime, batch_size, attack, part=None, precision='fp32', channels_last=False, seed=0, fold_bn=True,
+                  compile='off'):
     "The library's `Trainer` as a run builds it (80 epochs: lr 0.1 for the first 75, which is all a bench sees)"
     cfg = TrainConfig(epochs=80, regime=regime, batch_size=batch_size, attack=attack, seed=seed,
-                      precision=precision, channels_last=channels_last, fold_bn=fold_bn)
+                      precision=precision, channels_last=channels_last, fold_bn=fold_bn, compile=compile)
     return Trainer(model, data, cfg, part=part, progress=False)
 
 def _models(arch, width, part, seed):
@@ -149,7 +150,8 @@ def fold_agreement(model, x, y, attack: Attack, seed=0) -> dict:
     return {'same_pixels': (a == b).float().mean().item(), 'adv_loss': [la, lb], 'max_rel_diff': rel_diff([la], [lb])}
 
 def equivalence(arch='resnet18', width=0.125, batch_size=32, device='cpu', n_steps=3, train_attack: Attack = TRAIN_ATTACK,
-                eval_attack: Attack = EVAL_ATTACK, rtol=1e-4, min_same_pixels=0.99, rtol_fold=1e-3, seed=0, data=None) -> dict:
+                eval_attack: Attack = EVAL_ATTACK, rtol=1e-4, min_same_pixels=0.99, rtol_fold=1e-3, seed=0, data=None,
+                compile='off') -> dict:
     "Losses of the fast path (BN unfolded) and the textbook loop, step by step from the same state, in fp32; then BN folding"
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     data = data if data is not None else load_cifar10('sample').to(dev)
@@ -159,7 +161,7 @@ def equivalence(arch='resnet18', width=0.125, batch_size=32, device='cpu', n_ste
     with strict_fp32(dev):
         for name, (regime, part) in EQUIV_CASES.items():
             fast_m, tb_m, p = _models(arch, width, part, seed)
-            tr = _fast_trainer(fast_m, data, regime, batch_size, train_attack, p, seed=seed, fold_bn=False)
+            tr = _fast_trainer(fast_m, data, regime, batch_size, train_attack, p, seed=seed, fold_bn=False, compile=compile)
             tb_m.to(dev); opt = textbook_optimizer(tb_m)
             fast, tb = [], []
             for i, (x, y) in enumerate(batches):
@@ -177,14 +179,14 @@ def equivalence(arch='resnet18', width=0.125, batch_size=32, device='cpu', n_ste
         fast_m, tb_m, _ = _models(arch, width, None, seed)
         fast_m.to(dev); tb_m.to(dev)
         n = min(len(data.y_test), n_steps*batch_size)
-        torch.manual_seed(seed); f = evaluate(fast_m, data.x_test[:n], data.y_test[:n], eval_attack, batch_size=batch_size, progress=False, fold_bn=False)
+        torch.manual_seed(seed); f = evaluate(compiled(fast_m, compile), data.x_test[:n], data.y_test[:n], eval_attack, batch_size=batch_size, progress=False, fold_bn=False)
         torch.manual_seed(seed); t = textbook_evaluate(tb_m, textbook_loader(data.x_test[:n], data.y_test[:n], batch_size, train=False), eval_attack, dev)
         keys = ['clean_loss', 'adv_loss']
         d = rel_diff([f[k] for k in keys], [t[k] for k in keys])
         res['pgd_eval'] = {'fast': [f[k] for k in keys], 'textbook': [t[k] for k in keys], 'max_rel_diff': d,
                            'adv_acc': {'fast': f['adv_acc'], 'textbook': t['adv_acc']}, 'passed': d <= rtol}
     return {'passed': all(r['passed'] for r in res.values()), 'rtol': rtol, 'min_same_pixels': min_same_pixels, 'rtol_fold': rtol_fold,
-            'precision': 'fp32', 'batch_size': batch_size, 'n_steps': n_steps, 'train_attack': asdict(train_attack),
+            'precision': 'fp32', 'compile': compile, 'batch_size': batch_size, 'n_steps': n_steps, 'train_attack': asdict(train_attack),
             'eval_attack': asdict(eval_attack),
             'max_rel_diff': max(r['max_rel_diff'] for k, r in res.items() if k != 'fold_bn'), 'cases': res}
 
@@ -231,10 +233,10 @@ def _cycle(batches):
     "Endless batches: a new epoch (new order, new augmentation) every pass"
     while True: yield from batches
 
-def _train_pair(arch, width, data, dev, batch_size, regime, part, precision, channels_last, plan, seed=0):
+def _train_pair(arch, width, data, dev, batch_size, regime, part, precision, channels_last, plan, seed=0, compile='off'):
     "(fast, textbook) step functions of a training workload"
     fast_m, tb_m, p = _models(arch, width, part, seed)
-    tr = _fast_trainer(fast_m, data, regime, batch_size, TRAIN_ATTACK, p, precision, channels_last, seed)
+    tr = _fast_trainer(fast_m, data, regime, batch_size, TRAIN_ATTACK, p, precision, channels_last, seed, compile=compile)
     fast_it, sums = _cycle(tr.batches), torch.zeros(3, device=dev)
     def fast(n, attack_steps=None):
         keep = tr.cfg.attack
@@ -250,16 +252,17 @@ def _train_pair(arch, width, data, dev, batch_size, regime, part, precision, cha
     return fast, textbook
 
 # %% ../nbs/08_bench.ipynb #acf2e55a
-def _eval_pair(arch, width, data, dev, batch_size, n_steps, channels_last, plan, seed=0):
+def _eval_pair(arch, width, data, dev, batch_size, n_steps, channels_last, plan, seed=0, compile='off'):
     "(fast, textbook) functions of the PGD-100 evaluation workload over `n_steps` batches of test images"
     fast_m, tb_m, _ = _models(arch, width, None, seed)
     fmt = torch.channels_last if channels_last else torch.preserve_format
     fast_m.to(dev, memory_format=fmt); tb_m.to(dev)
+    fast_fwd = compiled(fast_m, compile)
     x, y = data.x_test[:n_steps*batch_size], data.y_test[:n_steps*batch_size]
     loader = textbook_loader(x, y, batch_size, train=False, num_workers=plan.num_workers)  # made once, as a script would
     def fast(n, attack_steps=None):
         a = replace(EVAL_ATTACK, steps=attack_steps) if attack_steps else EVAL_ATTACK
-        evaluate(fast_m, x, y, a, batch_size=batch_size, progress=False)
+        evaluate(fast_fwd, x, y, a, batch_size=batch_size, progress=False)
     def textbook(n, attack_steps=None):
         a = replace(EVAL_ATTACK, steps=attack_steps) if attack_steps else EVAL_ATTACK
         textbook_evaluate(tb_m, loader, a, dev)
@@ -299,7 +302,7 @@ def step_flops(f, attack_steps=0, train=True) -> float:
     return (k + 1)*f + 2*k*f + 2*f if train else f + k*f + 2*k*f + f
 
 # %% ../nbs/08_bench.ipynb #0e3643e7
-def _check(device, arch, width, batch_size, precision, plan):
+def _check(device, arch, width, batch_size, precision, plan, compile='off'):
     "Checked arguments: (device, width); one RunError for anything wrong"
     dev = resolve_device(device)
     if arch not in ARCHS: raise RunError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -308,24 +311,25 @@ def _check(device, arch, width, batch_size, precision, plan):
     if not (isinstance(batch_size, int) and 2 <= batch_size <= 1000):
         raise RunError(f"batch size must be an integer from 2 to 1000 (the embedded sample's test set), got {batch_size!r}")
     if precision not in PRECISIONS: raise RunError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if compile not in COMPILE_MODES: raise RunError(f"unknown compile mode {compile!r}; choose one of {', '.join(COMPILE_MODES)}")
     eb = plan.eval_batch or batch_size
     if eb*plan.steps['pgd100_eval'] > 1000: raise RunError(f"the PGD-100 workload needs {eb*plan.steps['pgd100_eval']} test images; the sample has 1000")
     return dev, float(width)
 
 # %% ../nbs/08_bench.ipynb #760a1362
 def bench(device='cpu', arch='resnet18', width=None, batch_size=128, precision='fp32', plan: Plan = None,
-          equiv: dict = None, log=None) -> dict:
+          equiv: dict = None, log=None, compile='off') -> dict:
     "Images/s of the fast path and the textbook loop on four workloads, their ratio, MFU on a GPU, equivalence"
     log = log or (lambda s: None)
     plan = plan or default_plan(resolve_device(device))
-    dev, width = _check(device, arch, width, batch_size, precision, plan)
+    dev, width = _check(device, arch, width, batch_size, precision, plan, compile)
     t_start = time.time()
     data = load_cifar10('sample').to(dev)
     eq_kw = dict(batch_size=min(batch_size, 32), n_steps=2, train_attack=Attack(steps=3), eval_attack=Attack(8/255, 1/255, 5)) \
             if dev.type == 'cpu' else dict(batch_size=batch_size, n_steps=3)
     eq_kw.update(equiv or {})
     log(f"equivalence check (fp32, batch {eq_kw['batch_size']}, {eq_kw['n_steps']} steps)")
-    eq = equivalence(arch, width, device=dev, data=data, **eq_kw)
+    eq = equivalence(arch, width, device=dev, data=data, compile=compile, **eq_kw)
     f = forward_flops(make_model(arch, width))
     name = device_name(dev); peak = peak_flops(name) if dev.type == 'cuda' else None
     k_train, k_eval = TRAIN_ATTACK.steps, EVAL_ATTACK.steps
@@ -336,9 +340,9 @@ def bench(device='cpu', arch='resnet18', width=None, batch_size=128, precision='
     for w, title in WORKLOADS.items():
         bs, flops = spec[w]
         log(f"timing {title} (batch {bs})")
-        if w == 'pgd100_eval': fast, tb = _eval_pair(arch, width, data, dev, bs, plan.steps[w], True, plan)
+        if w == 'pgd100_eval': fast, tb = _eval_pair(arch, width, data, dev, bs, plan.steps[w], True, plan, compile=compile)
         else: fast, tb = _train_pair(arch, width, data, dev, bs, 'N' if w == 'natural_train' else 'A',
-                                     'bn' if w.startswith('bn') else None, precision, True, plan)
+                                     'bn' if w.startswith('bn') else None, precision, True, plan, compile=compile)
         r = time_pair(fast, tb, plan.steps[w], bs*plan.steps[w], plan, dev)
         r = {'title': title, 'batch_size': bs, 'flops_per_image': flops, **r}
         if dev.type == 'cuda':
@@ -348,10 +352,10 @@ def bench(device='cpu', arch='resnet18', width=None, batch_size=128, precision='
         del fast, tb
     import torchvision
     return {'device': dev.type, 'device_name': name, 'arch': arch, 'width': width, 'batch_size': batch_size,
-            'precision': precision, 'workloads': work, 'equivalence': eq,
+            'precision': precision, 'compile': compile, 'workloads': work, 'equivalence': eq,
             'forward_flops': f, 'peak_bf16_flops': peak, 'threads': torch.get_num_threads(),
             'fast_path': {'data': 'Batches (device)', 'attack': 'pgd, input gradients only, BN folded', 'channels_last': True,
-                          'precision': precision, 'eval': 'evaluate, fp32'},
+                          'precision': precision, 'compile': compile, 'eval': 'evaluate, fp32'},
             'textbook': {'data': f'DataLoader + torchvision transforms on the CPU, {plan.num_workers} workers', 'precision': 'fp32',
                          'memory_format': 'default', 'attack': 'loss.backward() per step, .item() per step'},
             'plan': asdict(plan), 'wall_seconds': time.time() - t_start,
@@ -368,7 +372,7 @@ def bench_name(res: dict) -> str:
     "File name (no suffix) of a bench result: device[-card]-arch-w<width>[-b<batch>][-bf16]"
     card = '' if res['device'] == 'cpu' else '-' + re.sub(r'[^a-z0-9]+', '-', res['device_name'].lower()).strip('-')
     return (f"{res['device']}{card}-{res['arch']}-w{res['width']:g}" + (f"-b{res['batch_size']}" if res['batch_size'] != 128 else '')
-            + (f"-{res['precision']}" if res['precision'] != 'fp32' else ''))
+            + (f"-{res['precision']}" if res['precision'] != 'fp32' else '') + (f"-compile-{res['compile']}" if res.get('compile', 'off') != 'off' else ''))
 
 def save_bench(res: dict, name=None, out_dir=None) -> Path:
     "Write a bench result to `out_dir/<name>.json` (atomically); the path"
@@ -380,7 +384,8 @@ def save_bench(res: dict, name=None, out_dir=None) -> Path:
 def format_bench(res: dict) -> str:
     "The bench result as a readable table"
     cuda = res['device'] == 'cuda'
-    lines = [f"bench: {res['arch']} width {res['width']:g}, batch {res['batch_size']}, {res['precision']} fast path, "
+    comp = f", torch.compile {res['compile']}" if res.get('compile', 'off') != 'off' else ''
+    lines = [f"bench: {res['arch']} width {res['width']:g}, batch {res['batch_size']}, {res['precision']} fast path{comp}, "
              f"on {res['device_name']} (torch {res['torch']})",
              f"{'workload':50s} {'fast img/s':>11s} {'textbook img/s':>15s} {'ratio':>6s}" + (f" {'MFU':>6s} {'tb MFU':>6s}" if cuda else '')]
     pct = lambda v: f"{100*v:5.1f}%" if v is not None else '     -'
@@ -402,7 +407,7 @@ def format_bench(res: dict) -> str:
 def cli_bench(a):
     "The `bn-robust bench` command"
     say = lambda s: print(s, file=sys.stderr, flush=True)
-    res = bench(a.device, a.arch, a.width, a.batch_size, a.precision, log=lambda s: say(f"bench: {s}"))
+    res = bench(a.device, a.arch, a.width, a.batch_size, a.precision, log=lambda s: say(f"bench: {s}"), compile=a.compile)
     path = save_bench(res)
     print(json.dumps(res, indent=1) if a.json else format_bench(res), flush=True)
     say(f"bench: saved {path}")

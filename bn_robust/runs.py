@@ -6,7 +6,7 @@
 __all__ = ['PROFILES', 'PART_LABELS', 'BN_HIST_EDGES', 'NEAR_ZERO', 'RECORD_KEYS', 'RunError', 'check_profile', 'RunConfig',
            'run_config', 'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock',
            'resolve_device', 'device_name', 'repo_root', 'git_commit', 'versions', 'bn_summary', 'get_data', 'run_dir',
-           'load_record', 'check_out_dir', 'ensure_run']
+           'load_record', 'check_out_dir', 'speed_options', 'ensure_run']
 
 # %% ../nbs/05_runs.ipynb #e32f5ecb
 import hashlib, json, os, platform, socket, subprocess, sys, time, warnings
@@ -19,7 +19,7 @@ from .attacks import Attack, evaluate
 from .data import load_cifar10, DATA_SOURCES, DataError
 from .freeze import PARTS, RESETS, prepare_retraining, is_bn
 from .models import ARCHS, make_model, layer_names
-from .train import Trainer, TrainConfig, Diverged, REGIMES, PRECISIONS
+from .train import Trainer, TrainConfig, Diverged, REGIMES, PRECISIONS, COMPILE_MODES
 
 # %% ../nbs/05_runs.ipynb #952be238
 PROFILES = {
@@ -283,6 +283,12 @@ def check_out_dir(out):
     except OSError as e: raise RunError(f"outputs folder {out} is not writable: {e.strerror or e}") from None
     return out
 
+def speed_options() -> dict:
+    "This process's speed settings for runs: `BN_ROBUST_COMPILE` (a torch.compile mode, default off); records list them"
+    mode = os.environ.get('BN_ROBUST_COMPILE') or 'off'  # not in the run id: it changes rounding, not the recipe
+    if mode not in COMPILE_MODES: raise RunError(f"unknown BN_ROBUST_COMPILE={mode!r}; choose one of {', '.join(COMPILE_MODES)}")
+    return {'compile': mode}
+
 # %% ../nbs/05_runs.ipynb #407b1d54
 def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
     "Train (or resume) the run in folder `d`; returns (trainer, status)"
@@ -296,7 +302,7 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
         if sd is None: raise RunError(f"base weights of {base.id} missing")
         model.load_state_dict(sd)
         part = prepare_retraining(model, cfg.part, cfg.reset, cfg.seed)
-    trainer = Trainer(model, data, cfg.train_config(), part, progress=progress)
+    trainer = Trainer(model, data, replace(cfg.train_config(), **speed_options()), part, progress=progress)
     status = 'ran'
     ck = load_torch(d/'ckpt.pt')
     if ck is not None:
@@ -311,6 +317,7 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
 
 def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False):
     "The record of run `cfg` under `out`, computed if missing; returns (record, status)"
+    speed_options()  # a bad setting fails here, before anything is written
     out = check_out_dir(out)
     d = run_dir(out, cfg)
     rec = load_record(out, cfg)
