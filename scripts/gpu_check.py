@@ -7,10 +7,12 @@ In order of priority, each step skipped (and recorded as skipped) when the time 
   1. equivalence: fast path and textbook loop, fp32, ResNet-18 width 1, batch 128, PGD-10 / PGD-100, 3 steps
   2. bench ResNet-18 width 1, batch 128, fp32          (images/s fast vs textbook, ratio, MFU)
   3. bench ResNet-18 width 1, batch 128, bf16 fast path
-  4. real training: 3 epochs of All_A (PGD-10 adversarial, all parameters), ResNet-18 width 1, the paper's
+  4. bench ResNet-18 width 1, batch 128, bf16 fast path through torch.compile (GPU_CHECK_COMPILE, default
+     'reduce-overhead': Inductor's fused kernels replayed as CUDA graphs); compiling is part of the warm-up
+  5. real training: 3 epochs of All_A (PGD-10 adversarial, all parameters), ResNet-18 width 1, the paper's
      recipe through the library's Trainer (channels_last, fp32), on the full CIFAR-10 from BN_ROBUST_DATA,
      or on the embedded sample if that is not set; then clean and PGD-20 accuracy on 1,000 test images
-  5. bench ResNet-50 width 1, batch 128, fp32
+  6. bench ResNet-50 width 1, batch 128, fp32
 
 Output: $OUT if set, else outputs/bench/ of the checkout: one bench JSON per configuration (names carry the
 card, e.g. cuda-nvidia-h100-80gb-hbm3-resnet18-w1.json), and gpu_check-<card>.json with everything.
@@ -41,6 +43,7 @@ if not (SMOKE or torch.cuda.is_available()): sys.exit("gpu_check: no CUDA GPU he
 DEV = torch.device('cpu' if SMOKE else 'cuda')
 W, BS = (0.125, 32) if SMOKE else (1.0, 128)
 PLAN = Plan(repeats=1, eval_batch=8) if SMOKE else None  # None: the bench's GPU plan
+COMPILE = os.environ.get('GPU_CHECK_COMPILE', 'reduce-overhead')  # torch.compile mode of step 4 (CUDA graphs)
 def sync():
     if DEV.type == 'cuda': torch.cuda.synchronize()
 CARD = device_name(DEV)
@@ -77,9 +80,9 @@ def do_equivalence():
     say(f"equivalence {'PASSED' if eq['passed'] else 'FAILED'}, max rel diff {eq['max_rel_diff']:.2e}")
     return {'passed': eq['passed'], 'max_rel_diff': eq['max_rel_diff'], 'cases': {k: c['max_rel_diff'] for k, c in eq['cases'].items()}}
 
-def do_bench(arch, precision):
+def do_bench(arch, precision, compile='off'):
     def fn():
-        res = bench(DEV.type, arch, W, BS, precision, plan=PLAN, equiv={'n_steps': 2}, log=say)
+        res = bench(DEV.type, arch, W, BS, precision, plan=PLAN, equiv={'n_steps': 2}, log=say, compile=compile)
         path = save_bench(res, out_dir=OUT)
         print(format_bench(res), flush=True)
         return {'file': path.name, 'equivalence_passed': res['equivalence']['passed'],
@@ -116,6 +119,7 @@ def do_training(epochs=3):
 step('equivalence', 60, do_equivalence)
 step('bench-resnet18-fp32', 90, do_bench('resnet18', 'fp32'))
 step('bench-resnet18-bf16', 90, do_bench('resnet18', 'bf16'))
+step(f'bench-resnet18-bf16-compile-{COMPILE}', 200, do_bench('resnet18', 'bf16', COMPILE))
 step('train-all_a-resnet18-3ep', 120, lambda: do_training(1 if SMOKE else 3))
 step('bench-resnet50-fp32', 150, do_bench('resnet50', 'fp32'))
 save_summary()
