@@ -283,14 +283,18 @@ def check_out_dir(out):
     except OSError as e: raise RunError(f"outputs folder {out} is not writable: {e.strerror or e}") from None
     return out
 
-def speed_options() -> dict:
-    "This process's speed settings for runs: `BN_ROBUST_COMPILE` (a torch.compile mode, default off); records list them"
-    mode = os.environ.get('BN_ROBUST_COMPILE') or 'off'  # not in the run id: it changes rounding, not the recipe
-    if mode not in COMPILE_MODES: raise RunError(f"unknown BN_ROBUST_COMPILE={mode!r}; choose one of {', '.join(COMPILE_MODES)}")
-    return {'compile': mode}
+def speed_options(recorded: dict = None) -> dict:
+    "Checked speed settings of a run: this process's (`BN_ROBUST_COMPILE`: a torch.compile mode), or those a record lists"
+    if recorded is None: opts = {'compile': os.environ.get('BN_ROBUST_COMPILE') or 'off', 'fold_bn': True}
+    else:  # a record made before an option existed ran without it: BN folding came after the first records
+        opts = {'compile': recorded.get('compile') or 'off', 'fold_bn': bool(recorded.get('fold_bn', False))}
+    if opts['compile'] not in COMPILE_MODES:
+        what = 'compile mode ' if recorded is not None else 'BN_ROBUST_COMPILE='
+        raise RunError(f"unknown {what}{opts['compile']!r}; choose one of {', '.join(COMPILE_MODES)}")
+    return opts
 
 # %% ../nbs/05_runs.ipynb #407b1d54
-def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
+def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
     "Train (or resume) the run in folder `d`; returns (trainer, status)"
     data = get_data(cfg, dev, data_dir)
     torch.manual_seed(cfg.seed)
@@ -302,7 +306,7 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
         if sd is None: raise RunError(f"base weights of {base.id} missing")
         model.load_state_dict(sd)
         part = prepare_retraining(model, cfg.part, cfg.reset, cfg.seed)
-    trainer = Trainer(model, data, replace(cfg.train_config(), **speed_options()), part, progress=progress)
+    trainer = Trainer(model, data, replace(cfg.train_config(), **opts), part, progress=progress)
     status = 'ran'
     ck = load_torch(d/'ckpt.pt')
     if ck is not None:
@@ -315,22 +319,23 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log):
     trainer.fit(on_epoch_end=save)
     return trainer, status
 
-def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False):
-    "The record of run `cfg` under `out`, computed if missing; returns (record, status)"
-    speed_options()  # a bad setting fails here, before anything is written
+def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False,
+               options: dict = None):
+    "The record of run `cfg` under `out`, computed if missing (speed `options`: `speed_options()`); returns (record, status)"
+    opts = speed_options(options) if options is not None else speed_options()  # bad settings fail before anything is written
     out = check_out_dir(out)
     d = run_dir(out, cfg)
     rec = load_record(out, cfg)
     if rec is not None and (not need_weights or (d/'model.pt').exists()): return rec, 'cached'
     dev = resolve_device(device)
     if cfg.part is not None:
-        ensure_run(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True)
+        ensure_run(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True, options=options)
     d.mkdir(parents=True, exist_ok=True)
     with RunLock(d/'lock') as lock:
         rec = load_record(out, cfg)
         if rec is not None and (not need_weights or (d/'model.pt').exists()): return rec, 'waited' if lock.waited else 'cached'
         t0 = time.time()
-        try: trainer, status = _train_run(cfg, d, dev, data_dir, progress, log)
+        try: trainer, status = _train_run(cfg, d, dev, data_dir, progress, log, opts)
         except Diverged as e:
             write_json(d/'failed.json', {'id': cfg.id, 'label': cfg.label, 'config': cfg.to_json(), 'error': str(e)})
             raise
@@ -338,13 +343,14 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
         if rec is not None:  # only the weights were missing: the record stands
             (d/'ckpt.pt').unlink(missing_ok=True); return rec, status
         data = get_data(cfg, dev, data_dir)
-        metrics = evaluate(trainer.model, data.x_test, data.y_test, Attack(**cfg.eval_attack), progress=progress, desc=f'eval {cfg.label}')
+        metrics = evaluate(trainer.model, data.x_test, data.y_test, Attack(**cfg.eval_attack), progress=progress, desc=f'eval {cfg.label}',
+                           fold_bn=opts['fold_bn'])
         rec = {'id': cfg.id, 'label': cfg.label, 'config': cfg.to_json(), 'metrics': metrics,
                'history': trainer.history, 'retrain_params': trainer.part.count,
                'bn': bn_summary(trainer.model), 'wall_seconds': time.time() - t0,
                'train_seconds': sum(h['seconds'] for h in trainer.history), 'status': status,
                'device': str(dev), 'device_name': device_name(dev), 'versions': versions(), 'git_commit': git_commit(),
-               'options': {'channels_last': trainer.cfg.channels_last, 'compile': trainer.cfg.compile, 'fold_bn': trainer.cfg.fold_bn},
+               'options': {'channels_last': trainer.cfg.channels_last, **opts},
                'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
         write_json(d/'record.json', rec)
         (d/'ckpt.pt').unlink(missing_ok=True)

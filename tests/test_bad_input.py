@@ -45,6 +45,8 @@ CLI_CASES = [
     ('unknown option', [*RUN, '--epochs', '3'], 'unrecognized arguments: --epochs 3'),
     ('bench on an unknown device', ['bench', '--device', 'tpu'], "unknown device 'tpu'"),
     ('bench on cuda without a GPU', ['bench', '--device', 'cuda'], 'no CUDA GPU is available'),
+    ('unknown compile mode', [*RUN, '--compile', 'fast', '--out', '{out}'], "invalid choice: 'fast'"),
+    ('rerun of an unknown run', ['rerun', 'mini-resnet18-w0.25-s0-All_X-0000000000', '--out', '{out}'], 'no valid record for run'),
 ]
 
 def _prepare(tmp):

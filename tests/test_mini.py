@@ -6,6 +6,7 @@ import pytest
 
 from bn_robust.runs import run_config, ensure_run, RunConfig, PROFILES
 from bn_robust.report import load_records, check_claims
+from bn_robust.batch import rerun, format_rerun
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT/'outputs'
@@ -35,9 +36,9 @@ def test_committed_claims_table_matches_the_records():
 
 @pytest.mark.slow
 def test_a_committed_mini_run_reproduces(tmp_path):
+    "An adversarially trained committed run, again from scratch with the settings its record lists (about 4 min)"
     df = _committed()
     if df.empty: pytest.skip('no committed mini records')
-    rec = df[(df.label == 'All_N') & (df.arch == 'resnet18')].sort_values('seed').iloc[0].record  # minutes, not the deep Figure 1 bases
-    new, _ = ensure_run(RunConfig(**rec['config']), tmp_path, 'cpu', progress=False)
-    for k, v in rec['metrics'].items():
-        assert math.isclose(new['metrics'][k], v, rel_tol=0.02, abs_tol=0.01), (k, new['metrics'][k], v)
+    rec = df[(df.label == 'All_A') & (df.arch == 'resnet18') & (df.device == 'cpu')].sort_values('seed').iloc[-1].record
+    r = rerun(rec['id'], COMMITTED, tmp_path, 'cpu', progress=False)
+    assert r['verdict'] in ('identical', 'within tolerance'), format_rerun(r)
