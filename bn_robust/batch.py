@@ -340,7 +340,7 @@ def cmd_report(a):
     print(f"report: {dst}; tables and figures in {out/'reports'}")
 
 def cmd_rerun(a):
-    r = rerun(a.run_id, a.out, a.dest, a.device, a.data_dir)
+    r = rerun(a.run_id, os.path.abspath(a.out), a.dest and os.path.abspath(a.dest), a.device, a.data_dir)  # paths from here, as in `run`
     print(format_rerun(r), flush=True)
     if r['verdict'] == 'differs': print(f"bn-robust: rerun of {a.run_id} differs from its record beyond tolerance", file=sys.stderr); sys.exit(1)
 
