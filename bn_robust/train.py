@@ -90,6 +90,8 @@ class Trainer:
     def step(self, xb, yb, sums):
         "One SGD step on a natural or adversarial batch; adds (loss sum, correct, count) to `sums` on the device"
         if self.cfg.channels_last: xb = xb.contiguous(memory_format=torch.channels_last)
+        if self.cfg.compile in ('reduce-overhead', 'max-autotune'):
+            torch.compiler.cudagraph_mark_step_begin()  # CUDA graph outputs of the last step may be reused: none is held
         if self.cfg.regime == 'A':
             with self.autocast(): xb = pgd(self.fwd, xb, yb, self.cfg.attack, self.cfg.fold_bn)
         with self.autocast():
