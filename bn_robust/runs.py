@@ -334,6 +334,7 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
     with RunLock(d/'lock') as lock:
         rec = load_record(out, cfg)
         if rec is not None and (not need_weights or (d/'model.pt').exists()): return rec, 'waited' if lock.waited else 'cached'
+        for t in d.glob('.*.tmp'): t.unlink(missing_ok=True)  # left by a process killed mid-write: the lock is ours, none is live
         t0 = time.time()
         try: trainer, status = _train_run(cfg, d, dev, data_dir, progress, log, opts)
         except Diverged as e:

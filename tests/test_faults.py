@@ -58,6 +58,14 @@ def test_torn_checkpoint_is_discarded_and_run_restarts(tmp_path):
         rec, status = ensure_run(cfg, tmp_path, 'cpu', progress=False)
     assert status == 'ran' and len(rec['history']) == cfg.epochs
 
+def test_temp_files_of_a_killed_writer_are_removed(tmp_path):
+    "A SIGKILL inside atomic_write leaves `.ckpt.pt.<pid>.tmp`; the next runner to hold the run's lock removes it"
+    cfg = run_config('smoke', seed=5)
+    d = run_dir(tmp_path, cfg); d.mkdir(parents=True)
+    (d/'.ckpt.pt.99999.tmp').write_bytes(b'half a checkpoint'); (d/'.record.json.99999.tmp').write_text('{"id"')
+    rec, status = ensure_run(cfg, tmp_path, 'cpu', progress=False)
+    assert status == 'ran' and not list(d.glob('.*.tmp'))
+
 def test_truncated_checkpoint_is_discarded(tmp_path):
     cfg = run_config('smoke', seed=4)
     ref, _ = ensure_run(cfg, tmp_path/'ref', 'cpu', progress=False)
