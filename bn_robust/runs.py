@@ -322,7 +322,8 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
 def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False,
                options: dict = None):
     "The record of run `cfg` under `out`, computed if missing (speed `options`: `speed_options()`); returns (record, status)"
-    opts = speed_options(options) if options is not None else speed_options()  # bad settings fail before anything is written
+    # bad settings fail before anything is written; `options` left out of a given dict take today's defaults, not a record's
+    opts = speed_options() if options is None else speed_options({'fold_bn': True, **options})
     out = check_out_dir(out)
     d = run_dir(out, cfg)
     rec = load_record(out, cfg)
