@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .data import load_cifar10, DataError
 from .train import Diverged
 from .runs import RunConfig, RunError, RunLock, ensure_run, run_dir, read_json, write_json, check_out_dir
-from .batch import EXPERIMENTS, fmt_seconds
+from .experiments import EXPERIMENTS, fmt_seconds
 
 # %% ../nbs/09_parallel.ipynb #f9720af2
 def collect_runs(exps, profile, seeds) -> list:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .batch import EXPERIMENTS, get_experiment
+from .experiments import EXPERIMENTS, get_experiment
 from .runs import read_json
 
 # %% ../nbs/07_report.ipynb #a146c80d

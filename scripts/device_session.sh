@@ -21,7 +21,7 @@ OUT=$RES/bench GPU_CHECK_BUDGET_S=${CHECK_S:-420} timeout $(( ${CHECK_S:-420} + 
 echo "gpu_check exit ${PIPESTATUS[0]}"
 cat > /tmp/bn_robust_cli.py <<'PY'
 import sys
-from bn_robust.batch import main
+from bn_robust.cli import main
 if __name__ == '__main__': main(sys.argv[1:])
 PY
 T0=$(date +%s)

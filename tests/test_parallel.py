@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 import pytest, torch
 from conftest import cli, records
-from bn_robust.batch import EXPERIMENTS
+from bn_robust.experiments import EXPERIMENTS
 
 pytest.importorskip('submitit')
 ONE_THREAD = {'BN_ROBUST_THREADS': '1'}  # CPU results depend on the thread count; fix it so 1 and 2 workers must agree
