@@ -18,12 +18,22 @@ from .runs import (RunConfig, RunError, run_config, ensure_run, load_record, res
 from .experiments import EXPERIMENTS, get_experiment, fmt_seconds
 
 # %% ../nbs/06_batch.ipynb #5dce8454
-NB_PARAMS = ('experiment', 'profile', 'seeds', 'device', 'data_dir', 'out_dir', 'arch')
+NB_PARAMS = ('experiment', 'profile', 'seeds', 'device', 'data_dir', 'out_dir', 'arch', 'evals')
 
 def resolve_out(out_dir) -> Path:
     "`out_dir` as an absolute path: relative paths are taken from the repository root (or the current folder outside one)"
     p = Path(out_dir).expanduser()
     return p if p.is_absolute() else (repo_root() or Path.cwd())/p
+
+def _check_evals(evals) -> list:
+    "The `evals` parameter: attack ids (`11_eval`), [] for none"
+    if isinstance(evals, str):  # papermill's -p passes a list as text
+        import ast
+        try: evals = ast.literal_eval(evals.strip())
+        except (ValueError, SyntaxError): raise RunError(f"evals must be a list of attack ids, got {evals!r}") from None
+    if evals in (None, [], ()): return []
+    from bn_robust.eval import check_attacks
+    return check_attacks(list(evals) if isinstance(evals, tuple) else evals)
 
 def check_params(params: dict, serves=None) -> dict:
     "Checked notebook parameters (raises one clear `RunError` for an unknown name or a bad value)"
@@ -46,6 +56,7 @@ def check_params(params: dict, serves=None) -> dict:
     if p.get('data_dir') is not None and not isinstance(p['data_dir'], str): raise RunError(f"data_dir must be a path or None, got {p['data_dir']!r}")
     if not isinstance(p.get('out_dir'), str) or not p['out_dir']: raise RunError(f"out_dir must be a path, got {p.get('out_dir')!r}")
     if p.get('arch') is not None and p['arch'] not in ARCHS: raise RunError(f"unknown arch {p['arch']!r}; choose one of {', '.join(ARCHS)}")
+    p['evals'] = _check_evals(p.get('evals', []))
     p['out_dir'] = str(resolve_out(p['out_dir']))
     return p
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'models_info', 'cmd_models', 'cmd_list', 'cmd_run', 'cmd_report', 'cmd_rerun', 'cmd_status', 'cmd_bench',
-           'main']
+           'main', 'cmd_eval']
 
 # %% ../nbs/10_cli.ipynb #059d4149
 import argparse, json, os, sys, time
@@ -70,6 +70,7 @@ def _parser():
     s.add_argument('--json', action='store_true')
     s = sub.add_parser('report', help='build the report notebook, tables (CSV, Markdown, LaTeX) and figures (PNG, PDF)')
     s.add_argument('--out', default='outputs', help='outputs folder holding runs/ (default outputs/)')
+    _add_eval_parser(sub)
     s = sub.add_parser('bench', help='images/second of the fast training path against a textbook loop')
     s.add_argument('--device', default='cpu'); s.add_argument('--arch', default='resnet18')
     s.add_argument('--width', type=float, default=None); s.add_argument('--json', action='store_true')
@@ -153,9 +154,38 @@ def main(argv=None):
     "Entry point of the `bn-robust` command"
     a = _parser().parse_args(argv)
     try:
-        {'models': cmd_models, 'list': cmd_list, 'run': cmd_run, 'report': cmd_report, 'bench': cmd_bench, 'status': cmd_status, 'rerun': cmd_rerun}[a.cmd](a)
+        {'models': cmd_models, 'list': cmd_list, 'run': cmd_run, 'report': cmd_report, 'bench': cmd_bench, 'status': cmd_status, 'rerun': cmd_rerun, 'eval': cmd_eval}[a.cmd](a)
     except (RunError, DataError, Diverged, ValueError, OSError) as e:
         if a.debug: raise
         print(f"bn-robust: error: {e}", file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt:
         print("bn-robust: interrupted; finished epochs are checkpointed, run the same command again to resume", file=sys.stderr); sys.exit(130)
+
+# %% ../nbs/10_cli.ipynb #e7a10c02
+def _add_eval_parser(sub):
+    s = sub.add_parser('eval', help='evaluate trained runs with AutoAttack or the project\'s PGD, cached per run and attack, and audit them')
+    s.add_argument('experiments', nargs='+', metavar='EXPERIMENT', help=f"one or more of {', '.join(EXPERIMENTS)}, or 'all'")
+    s.add_argument('--attack', action='append', required=True, metavar='ATTACK',
+                   help="an attack, repeatable: pgd-20, pgd-100, apgd-ce, apgd-t, fab-t, square, autoattack, pgd-20-eps16/32/64, or audit (all the audit needs)")
+    s.add_argument('--n', type=int, default=None, help='evaluate the first N test images (default: all)')
+    s.add_argument('--profile', default='mini', help=f"one of {', '.join(PROFILES)} (default mini)")
+    s.add_argument('--seeds', nargs='+', default=['0'], help='seeds (default 0)')
+    s.add_argument('--device', default='auto', help='auto, cpu or cuda (default auto)')
+    s.add_argument('--data-dir', default=None, help='folder holding cifar-10-batches-py (paper profile)')
+    s.add_argument('--out', default='outputs', help='outputs folder holding runs/ (default outputs/)')
+
+def cmd_eval(a):
+    "Evaluate the runs of experiments (their weights retrained from their records where missing), write evals and audits"
+    from bn_robust.eval import check_attacks, eval_experiment
+    names = list(EXPERIMENTS) if a.experiments == ['all'] else a.experiments
+    exps = [get_experiment(n) for n in names]
+    attacks = check_attacks(a.attack)
+    if a.n is not None and a.n < 1: raise RunError(f"--n must be a positive number of test images, got {a.n}")
+    check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
+    if a.data_dir and not Path(a.data_dir).exists(): raise DataError(f"data folder not found: {a.data_dir}")
+    out = Path(os.path.abspath(a.out))
+    for e in exps:
+        t0 = time.time()
+        print(f"{e.name} [{a.profile}, seeds {' '.join(map(str, seeds))}]: {', '.join(attacks)}" + (f" on the first {a.n} test images" if a.n else ''), flush=True)
+        done = eval_experiment(e.name, a.profile, seeds, attacks, a.n, a.device, a.data_dir, out, log=lambda m: print(m, flush=True))
+        print(f"{e.name}: {len(done)} runs evaluated in {fmt_seconds(time.time() - t0)}; evals under {out/'runs'}/<id>/evals/", flush=True)
