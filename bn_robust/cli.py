@@ -183,6 +183,9 @@ def cmd_eval(a):
     if a.n is not None and a.n < 1: raise RunError(f"--n must be a positive number of test images, got {a.n}")
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
     if a.data_dir and not Path(a.data_dir).exists(): raise DataError(f"data folder not found: {a.data_dir}")
+    import torch
+    from bn_robust.parallel import env_threads
+    if env_threads(): torch.set_num_threads(env_threads())  # BN_ROBUST_THREADS: share a machine
     out = Path(os.path.abspath(a.out))
     for e in exps:
         t0 = time.time()
