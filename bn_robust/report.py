@@ -432,12 +432,13 @@ def claims_by_attack(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     return t
 
 def plot_pgd_vs_aa(exp: str, df: pd.DataFrame, profile: str):
-    "Per row of an experiment: robust accuracy under PGD (the records) and AutoAttack (the evals), mean and every seed"
+    "Per row of an experiment: robust accuracy under PGD (the records) and AutoAttack (the evals), mean and every seed (None: under 2 rows)"
     import matplotlib.pyplot as plt
     o = experiment_records(exp, df, profile)
     if o.empty or not _has_aa(o): return None
     o = o[o.aa_acc.notna()]
     rows = list(dict.fromkeys(o.row))
+    if len(rows) < 2: return None  # one row (a shared base run) is no comparison
     fig, ax = plt.subplots(figsize=(max(5, 0.9*len(rows)), 3.6))
     x = np.arange(len(rows))
     for dx, col, name, lab in ((-0.2, 'adv_acc', 'PGD (record, all test images)', 'tab:orange'), (0.2, 'aa_acc', 'AutoAttack', 'tab:purple')):
