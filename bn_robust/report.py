@@ -386,6 +386,8 @@ def add_evals(df: pd.DataFrame, out) -> pd.DataFrame:
     aa = ev[ev.attack == 'autoattack'].sort_values('n').groupby('run_id').last() if len(ev) else pd.DataFrame()
     df['aa_acc'] = df.id.map(aa.robust_acc) if len(aa) else np.nan
     df['aa_n'] = df.id.map(aa.n) if len(aa) else np.nan
+    same = ev[(ev.attack == 'pgd-20') & (ev.run_id.map(aa.n) == ev.n)].set_index('run_id') if len(aa) else pd.DataFrame()
+    df['pgd20_acc'] = df.id.map(same.robust_acc) if len(same) else np.nan  # the project's PGD-20 on AutoAttack's images
     audits = {i: read_json(Path(out, 'runs', i, 'evals', 'audit.json')) for i in df.id}
     df['audit'] = [a.get('verdict') if isinstance(a, dict) else None for a in audits.values()]
     df['audit_summary'] = [f"{a.get('summary')} (first {a.get('n')})" if isinstance(a, dict) else None for a in audits.values()]
@@ -398,15 +400,18 @@ def eval_columns(t: pd.DataFrame, exp: str, df: pd.DataFrame, profile: str) -> p
     if not _has_aa(df): return t
     ours = experiment_records(exp, df, profile)
     t = t.copy()
-    col, aud, m, sd = [], [], [], []
+    col, pcol, aud, m, sd = [], [], [], [], []
     for r in t.index:
         o = ours[ours.row == r] if len(ours) else ours
         v = o.aa_acc.dropna() if len(o) else pd.Series(dtype=float)
+        pv = o.pgd20_acc.dropna() if len(o) else pd.Series(dtype=float)
+        pcol.append(_fmt(pv.mean(), pv.std(ddof=1), len(pv)) if len(pv) else '')
         n = sorted({int(k) for k in o.aa_n.dropna()}) if len(o) else []
         col.append(_fmt(v.mean(), v.std(ddof=1), len(v)) + (f" (n={len(v)}; first {'/'.join(map(str, n))})" if len(v) else '') if len(v) else '')
         aud.append(', '.join(sorted(o.audit.dropna().unique())) if len(o) else '')
         m.append(v.mean() if len(v) else np.nan); sd.append(v.std(ddof=1) if len(v) > 1 else np.nan)
-    t['adv_acc AutoAttack ours'], t['audit'], t['_aa_acc_ours'], t['_aa_acc_ours_std'] = col, aud, m, sd
+    t['adv_acc AutoAttack ours'], t['adv_acc PGD-20 same images ours'], t['audit'] = col, pcol, aud
+    t['_aa_acc_ours'], t['_aa_acc_ours_std'] = m, sd
     return t
 
 def aa_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -439,15 +444,20 @@ def plot_pgd_vs_aa(exp: str, df: pd.DataFrame, profile: str):
     o = o[o.aa_acc.notna()]
     rows = list(dict.fromkeys(o.row))
     if len(rows) < 2: return None  # one row (a shared base run) is no comparison
-    fig, ax = plt.subplots(figsize=(max(5, 0.9*len(rows)), 3.6))
+    fig, ax = plt.subplots(figsize=(max(7, 1.2*len(rows)), 3.8))
     x = np.arange(len(rows))
-    for dx, col, name, lab in ((-0.2, 'adv_acc', 'PGD (record, all test images)', 'tab:orange'), (0.2, 'aa_acc', 'AutoAttack', 'tab:purple')):
-        g = [o[o.row == r][col] for r in rows]
-        ax.bar(x + dx, [v.mean() for v in g], 0.4, yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in g], color=lab, alpha=0.6, label=name)
+    bars = [('adv_acc', 'PGD (record, all test images)', 'tab:orange'), ('pgd20_acc', 'PGD-20 (same images as AutoAttack)', 'tab:red'),
+            ('aa_acc', 'AutoAttack', 'tab:purple')]
+    bars = [b for b in bars if o[b[0]].notna().any()]
+    w = 0.8/len(bars)
+    for j, (col, name, lab) in enumerate(bars):
+        dx = (j - (len(bars) - 1)/2)*w
+        g = [o[o.row == r][col].dropna() for r in rows]
+        ax.bar(x + dx, [v.mean() for v in g], w, yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in g], color=lab, alpha=0.6, label=name)
         for i, v in enumerate(g): ax.scatter(np.full(len(v), x[i] + dx), v, color='k', s=8, zorder=3)
     ax.set_xticks(x, rows, rotation=30, ha='right', fontsize=7); ax.set_ylabel('robust accuracy'); ax.legend(fontsize=7)
     n = '/'.join(str(int(k)) for k in sorted(o.aa_n.unique()))
-    fig.suptitle(_wrap(f"{get_experiment(exp).title}: PGD vs AutoAttack (first {n} test images; dots: seeds) — {provenance(exp, df, profile)}"), fontsize=8)
+    fig.suptitle(_wrap(f"{get_experiment(exp).title}: PGD vs AutoAttack (first {n} test images; dots: seeds) — {provenance(exp, df, profile)}", 95), fontsize=7)
     fig.tight_layout()
     return fig
 

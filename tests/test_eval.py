@@ -45,7 +45,7 @@ def test_eval_then_report(tmp_path, light_aa):
     cli('report', '--out', out)
     rep = out/'reports'
     t1 = (rep/'table1-smoke.md').read_text()
-    assert '| adv_acc AutoAttack ours | audit |' in t1 and '(n=1; first 20)' in t1
+    assert '| adv_acc AutoAttack ours | adv_acc PGD-20 same images ours | audit |' in t1 and '(n=1; first 20)' in t1
     assert 'expected at this profile' in (rep/'claims-smoke.md').read_text()
     both = (rep/'claims-smoke-pgd-vs-autoattack.md').read_text()
     assert 'verdict PGD' in both and 'verdict AutoAttack' in both
