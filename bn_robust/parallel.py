@@ -38,6 +38,20 @@ def _line(status, cfg, seconds=None) -> str:
     "One line of progress: status, label, seed, id (and time taken)"
     return f"  {status:8s} {cfg.label:28s} seed {cfg.seed}  {cfg.id}" + (f"  ({fmt_seconds(seconds)})" if seconds is not None else '')
 
+def _report(say, statuses, failed, c, res, fail_status='failed'):
+    "Note and print one finished run: its result (a dict from `run_one`) or what went wrong (a string)"
+    if isinstance(res, dict):
+        statuses[c.id] = res['status']; say(_line(res['status'], c, None if res['status'] == 'cached' else res['seconds']))
+    else:
+        statuses[c.id] = fail_status; failed[c.id] = res; say(_line(fail_status, c) + f"\n           {res}")
+
+def _raise_failed(failed, cfgs, total):
+    "One `RunError` naming every failed run of `cfgs` (of `total` runs) and what to do, if any failed"
+    if not failed: return
+    lines = '\n'.join(f"  {next(c for c in cfgs if c.id == i).label} ({i}): {msg}" for i, msg in failed.items())
+    raise RunError(f"{len(failed)} of {total} runs failed:\n{lines}\n"
+                   f"fix the cause and run the same command again: finished runs are cached, interrupted ones resume")
+
 def _has_weights(out, cfg) -> bool:
     "Whether run `cfg` has both its record and its weights under `out` (a step-2 run may start from it)"
     d = run_dir(out, cfg)
@@ -167,20 +181,11 @@ def _schedule(cfgs, out, backend, progress=True, cached=(), need=frozenset()) ->
             for h, res in backend.wait([h for h, _ in running]):
                 c = next(c for hh, c in running if hh is h)
                 running = [(hh, cc) for hh, cc in running if hh is not h]
-                if isinstance(res, dict):
-                    statuses[c.id] = res['status']
-                    say(_line(res['status'], c, None if res['status'] == 'cached' else res['seconds']))
-                else:
-                    failed[c.id] = res; statuses[c.id] = 'failed'
-                    say(_line('failed', c) + f"\n           {res}")
-                bar.update()
+                _report(say, statuses, failed, c, res); bar.update()
     except KeyboardInterrupt:
         backend.close(cancel=True); bar.close(); raise
     bar.close()
-    if failed:
-        lines = '\n'.join(f"  {next(c for c in cfgs if c.id == i).label} ({i}): {msg}" for i, msg in failed.items())
-        raise RunError(f"{len(failed)} of {len(cfgs) + len(cached)} runs failed:\n{lines}\n"
-                       f"fix the cause and run the same command again: finished runs are cached, interrupted ones resume")
+    _raise_failed(failed, cfgs, len(cfgs) + len(cached))
     return statuses
 
 # %% ../nbs/09_parallel.ipynb #e214b349
@@ -425,18 +430,10 @@ def follow_jobs(pairs, out, cached=(), progress=True, poll=15.0) -> dict:
                 res = _ended_why(j, ji, c)
             else: continue
             left.remove((c, j))
-            if isinstance(res, dict):
-                statuses[c.id] = res['status']; say(_line(res['status'], c, None if res['status'] == 'cached' else res['seconds']))
-            else:
-                statuses[c.id] = 'skipped' if res.startswith('not started') else 'failed'; failed[c.id] = res
-                say(_line(statuses[c.id], c) + f"\n           {res}")
-            bar.update()
+            _report(say, statuses, failed, c, res, 'skipped' if str(res).startswith('not started') else 'failed'); bar.update()
         if left: time.sleep(poll)
     bar.close()
-    if failed:
-        lines = '\n'.join(f"  {next(c for c, _ in pairs if c.id == i).label} ({i}): {msg}" for i, msg in failed.items())
-        raise RunError(f"{len(failed)} of {len(pairs) + len(cached)} runs failed:\n{lines}\n"
-                       f"fix the cause and run the same command again: finished runs are cached, interrupted ones resume")
+    _raise_failed(failed, [c for c, _ in pairs], len(pairs) + len(cached))
     return statuses
 
 def submitted_message(pairs, out) -> str:

@@ -80,6 +80,7 @@ start() {
   if alive "$DIR/slurmctld.pid" || alive "$DIR/slurmd.pid" || alive "$DIR/munged.pid"; then
     say "already running from $DIR (scripts/slurm-local.sh stop first)"; exit 1
   fi
+  rm -rf "$DIR/state" "$DIR/spool"; mkdir -p "$DIR/state" "$DIR/spool"   # a fresh cluster: no jobs of an earlier start
   write_conf
   [ -f "$DIR/munge/munge.key" ] || { dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none; chmod 600 "$DIR/munge/munge.key"; }
   munged --force --key-file="$DIR/munge/munge.key" --socket="$DIR/munge/munge.socket.2" --pid-file="$DIR/munged.pid" \
@@ -102,6 +103,10 @@ start() {
 
 stop() {
   local f pid
+  if alive "$DIR/slurmctld.pid"; then   # jobs still queued or running on this cluster end with it
+    scancel -u "$(id -un)" 2>/dev/null || true
+    for _ in $(seq 1 20); do [ -z "$(squeue -h -t RUNNING,COMPLETING,PENDING 2>/dev/null)" ] && break; sleep 0.5; done
+  fi
   for f in slurmd slurmctld munged; do   # reverse order of start
     [ -f "$DIR/$f.pid" ] || continue
     pid="$(cat "$DIR/$f.pid")"
