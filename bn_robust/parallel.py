@@ -416,7 +416,7 @@ def follow_jobs(pairs, out, cached=(), progress=True, poll=15.0) -> dict:
     say = bar.write if progress else print
     statuses, failed, ended = {}, {}, {}
     for c in cached: say(_line('cached', c)); statuses[c.id] = 'cached'; bar.update()
-    left = list(pairs)
+    left, t0 = list(pairs), time.time()
     while left:
         info = slurm_jobs([j.job_id for _, j in left])
         for c, j in list(left):
@@ -426,12 +426,12 @@ def follow_jobs(pairs, out, cached=(), progress=True, poll=15.0) -> dict:
                 except Exception as e: res = f"job {j.job_id}: {job_error(j, e)}; log {j.paths.stderr}"
             elif JOB_STATES.get(ji.get('state')) in ('FAILED', 'ENDED'):
                 ended[c.id] = ended.get(c.id, 0) + 1
-                if ended[c.id] < 2: continue
+                if ended[c.id] < 2 and ji.get('reason') != 'DependencyNeverSatisfied': continue  # never started: no result to come
                 res = _ended_why(j, ji, c)
             else: continue
             left.remove((c, j))
             _report(say, statuses, failed, c, res, 'skipped' if str(res).startswith('not started') else 'failed'); bar.update()
-        if left: time.sleep(poll)
+        if left: time.sleep(1 if any(ended.get(c.id) for c, _ in left) else min(poll, 2 + (time.time() - t0)/20))  # every 2 s, up to `poll` after some minutes
     bar.close()
     _raise_failed(failed, [c for c, _ in pairs], len(pairs) + len(cached))
     return statuses

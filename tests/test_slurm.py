@@ -110,3 +110,10 @@ def test_failed_base_leaves_dependents_not_run_and_status_says_why(tmp_path):
         assert not Path(jobs[c.id]['stdout']).exists()  # never started
     table = cli('status', '--out', out).stdout
     assert '4 runs: 3 cancelled, 1 failed' in table and 'not run: its base run All_N' in table
+    # fix the cause, run the same command again with --wait: it follows the new jobs to the end, then all 4 are done
+    (out/'runs'/base.id/'ckpt.pt').unlink()
+    r = cli('run', 'table5', '--profile', 'smoke', '--seeds', '0', *SLURM, '--wait', '--out', out, env=JOB_ENV)
+    assert '4 runs, 0 cached, 4 to run' in r.stdout and r.stdout.count(' ran ') == 4 and 'scancel' not in r.stdout
+    st = status(out)
+    assert {s['status'] for s in st.values()} == {'done'} and len(records(out)) == 4
+    assert json.loads((out/'slurm'/'jobs.json').read_text())[step2[0].id]['after'] == st[base.id]['job']
