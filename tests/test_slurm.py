@@ -19,7 +19,8 @@ def _no_slurm():
     if r.returncode != 0: return f"no SLURM controller answers: {r.stderr.strip()[:200]}"
     return '' if r.stdout.strip() else 'SLURM has no nodes'
 
-pytestmark = pytest.mark.skipif(bool(_no_slurm()), reason=f"{_no_slurm()} (scripts/slurm-local.sh start makes a one-node SLURM)")
+NO_SLURM = _no_slurm()
+pytestmark = pytest.mark.skipif(bool(NO_SLURM), reason=f"{NO_SLURM} (scripts/slurm-local.sh start makes a one-node SLURM)")
 
 JOB_ENV = {'BN_ROBUST_THREADS': '1'}  # fixed threads: SLURM's records must equal the local ones bit for bit
 SLURM = ['--no-notebook', '--executor', 'slurm', '--gpus-per-job', '0', '--cpus-per-job', '1']
