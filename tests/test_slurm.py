@@ -8,7 +8,7 @@ from conftest import cli, records, ROOT
 from bn_robust.experiments import EXPERIMENTS
 
 pytest.importorskip('submitit')
-if not os.environ.get('SLURM_CONF') and (ROOT/'.slurm'/'slurm.conf').exists():  # started by the script, env not exported
+if not os.environ.get('SLURM_CONF') and (ROOT/'.slurm'/'slurmctld.pid').exists():  # started by the script, env not exported
     os.environ['SLURM_CONF'] = str(ROOT/'.slurm'/'slurm.conf')
 
 def _no_slurm():
