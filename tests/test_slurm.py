@@ -16,7 +16,7 @@ def _no_slurm():
     if shutil.which('sinfo') is None or shutil.which('sbatch') is None: return 'no SLURM client (sinfo, sbatch) on PATH'
     try: r = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired: return 'sinfo timed out'
-    if r.returncode != 0: return f"no SLURM controller answers: {r.stderr.strip()[:200]}"
+    if r.returncode != 0: return f"no SLURM controller answers: {' '.join(r.stderr.split())[:200]}"
     return '' if r.stdout.strip() else 'SLURM has no nodes'
 
 NO_SLURM = _no_slurm()
