@@ -59,6 +59,7 @@ def _parser():
     s.add_argument('--cpus-per-job', type=int, default=None, help='CPUs per SLURM job')
     s.add_argument('--compile', default=None, choices=COMPILE_MODES, help='torch.compile mode of the runs (sets BN_ROBUST_COMPILE; speed only, default off)')
     s.add_argument('--time-min', type=int, default=24*60, help='SLURM time limit per job, minutes')
+    s.add_argument('--wait', action='store_true', help='--executor slurm: follow the jobs to their end (default: submit them all, print how to follow, return)')
     s = sub.add_parser('rerun', help='train a recorded run again from scratch and compare its metrics with the record')
     s.add_argument('run_id', metavar='RUN_ID', help='a run id, as `bn-robust status` lists them')
     s.add_argument('--out', default='outputs', help='outputs folder holding the record (default outputs/)')
@@ -117,8 +118,10 @@ def cmd_run(a):
         return
     if a.executor != 'inline':  # all runs of all experiments as independent jobs, dependencies honoured
         from bn_robust.parallel import run_parallel
-        run_parallel(exps, a.profile, seeds, a.device, a.data_dir, out, a.executor, a.workers,
-                     dict(partition=a.partition, gpus_per_job=a.gpus_per_job, cpus_per_job=a.cpus_per_job, time_min=a.time_min))
+        st = run_parallel(exps, a.profile, seeds, a.device, a.data_dir, out, a.executor, a.workers,
+                          dict(partition=a.partition, gpus_per_job=a.gpus_per_job, cpus_per_job=a.cpus_per_job, time_min=a.time_min),
+                          wait=a.wait or a.executor != 'slurm')
+        if 'submitted' in st.values(): return  # SLURM runs them; the notebooks wait for a later `run` (or --wait)
     for e in exps:
         t0 = time.time()
         run_experiment(e.name, a.profile, seeds, a.device, a.data_dir, str(out), progress=True)
