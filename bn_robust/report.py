@@ -221,7 +221,10 @@ def write_table(table: pd.DataFrame, stem, caption='') -> list:
 def short_title(exp: str, df: pd.DataFrame, profile: str) -> str:
     "A figure title: what it shows, the profile and the seeds (the provenance goes to the caption)"
     o = experiment_records(exp, df, profile)
-    seeds = ', '.join(map(str, sorted(o.seed.unique().tolist()))) if len(o) else 'none'
+    o = o[o.part.notna()] if len(o) and o.part.notna().any() else o   # the seeds of the retrained rows, not of the shared base runs
+    per_row = [frozenset(g.seed) for _, g in o.groupby('row')] if len(o) else []
+    seeds = ', '.join(map(str, sorted(set().union(*per_row)))) if per_row else 'none'
+    if len(set(per_row)) > 1: seeds += ' (some rows fewer)'
     return f"{get_experiment(exp).title.split(':')[0]} · {profile} profile{'' if profile == 'paper' else ' (not paper scale)'} · seeds {seeds}"
 
 NOT_RUN = 'not run'
@@ -248,9 +251,13 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
             ax.bar_label(bars, labels=['' if np.isnan(v) else f"{v:.2f}" for v in vals], fontsize=fs, padding=1, rotation=90 if tall else 0)
         for i in np.flatnonzero(np.isnan(o)):
             bo[i].set_visible(False)
-            ax.text(x[i] + 0.2, 0.02, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=fs + 1, color='tab:red')
+            ax.text(x[i] + 0.2, 0.005, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=fs + 1, color='tab:red')
+        for i in np.flatnonzero(np.isnan(p)):
+            bp[i].set_visible(False)
+            ax.text(x[i] - 0.2, 0.005, 'not in paper', rotation=90, ha='center', va='bottom', fontsize=fs, color='gray')
         ax.set_xticks(x, t.index, rotation=60 if len(t) > 6 else 20, ha='right', fontsize=7); ax.set_ylabel(k.replace('_', ' '))
-        ax.set_ylim(0, 1.12 if 'acc' in k else None); ax.margins(x=0.01)
+        top = np.nanmax(np.concatenate([p + np.nan_to_num(ps), o + np.nan_to_num(os_), [0.05]]))
+        ax.set_ylim(0, min(1.0, 1.2*top + 0.03)); ax.margins(x=0.01)
     fig.suptitle(short_title(exp, df, profile), fontsize=10)
     fig.tight_layout(rect=(0, 0.07 if not tall else 0.03, 1, 1)); _legend_below(fig, axes.flat, ncol=2)
     return fig
@@ -270,13 +277,15 @@ def plot_depth(df: pd.DataFrame, profile: str, ax=None):
             g['d'] = g.arch.map(depth); g = g.sort_values('d')
             if len(g):
                 a.errorbar(g.d, g['mean'], yerr=g['std'].fillna(0), color=col, marker='o', capsize=3, label=f"{lab} (ours, ± seed std)")
-                for d_, m_ in zip(g.d, g['mean']): a.annotate(f"{m_:.2f}", (d_, m_), textcoords='offset points', xytext=(4, 4), fontsize=6, color=col)
+                for d_, m_ in zip(g.d, g['mean']):
+                    a.annotate(f"{m_:.2f}", (d_, m_), textcoords='offset points', xytext=(6, 9*list(colors).index(lab) - 9), fontsize=6, color=col)
+            miss = [str(d) for arch, d in depth.items() if arch not in set(g.arch)]
+            if miss:  # our runs at these depths are missing: said in the series' colour, above the data, never drawn as a value
+                a.text(0.02, 0.98 - 0.055*list(colors).index(lab), f"{lab}: {NOT_RUN} at depth {', '.join(miss)}",
+                       transform=a.transAxes, va='top', fontsize=7, color=col)
             xs = [depth[k] for k in paper_tab]; ys = [P.loc[(t, lab), metric] for t in paper_tab.values()]
             es = [np.nan_to_num(P.loc[(t, lab), metric + '_std']) for t in paper_tab.values()]
             a.errorbar(xs, ys, yerr=es, color=col, ls='--', marker='x', alpha=0.6, capsize=3, label=f"{lab} (paper, ± its std)")
-        done = set(o.arch) if len(o) else set()
-        for arch, d in depth.items():
-            if arch not in done: a.text(d, 0.02, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=7, color='tab:red')
         a.set_xlabel('ResNet depth'); a.set_ylabel(metric.replace('_', ' ')); a.set_xticks(list(depth.values()))
         a.set_ylim(0, 1.0)
     if fig:
@@ -284,8 +293,8 @@ def plot_depth(df: pd.DataFrame, profile: str, ax=None):
         fig.tight_layout(rect=(0, 0.13, 1, 1)); _legend_below(fig, axes, ncol=3)
     return fig
 
-FIG2_FINDING = ("Paper (Fig. 2): BN-only adversarial retraining of All_N (d-f) puts a large spike of gamma and beta "
-                "values at zero; the naturally trained model has none.")
+FIG2_FINDING = ("Paper (Fig. 2): retraining only the BN layers of All_N adversarially puts a large spike of gamma and beta values "
+                "at zero; the naturally trained All_N has none. Compare the three All_N BN_A columns with All_N.")
 
 def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
     "Figure 2: histograms of BN gamma and beta for each model of the fig2 experiment (one seed), with the paper's finding beside them"
@@ -440,22 +449,26 @@ def plot_claims(claims: pd.DataFrame, profile: str):
     from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
     c = claims.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(10, 0.55*len(c) + 1.8))
+    import textwrap
+    fig, ax = plt.subplots(figsize=(11, 0.7*len(c) + 1.6))
     y = np.arange(len(c))
     col = [VERDICT_COLORS[v.split(' (')[0]] for v in c.verdict]
     m = c._margin.to_numpy(float)
     ax.barh(y, np.nan_to_num(m), xerr=np.nan_to_num(c._spread.to_numpy(float)), color=col, edgecolor='k', capsize=3, height=0.6)
     ax.scatter(c._paper_margin, y, marker='D', color='k', zorder=3, s=22)
-    for yi, mi, v in zip(y, m, c.verdict):
-        ax.text(0 if np.isnan(mi) else mi, yi, ('  ' + NOT_RUN) if np.isnan(mi) else f"  {mi:+.3f}  ", va='center', fontsize=7,
+    for yi, mi, si, v in zip(y, m, c._spread.to_numpy(float), c.verdict):
+        end = 0 if np.isnan(mi) else mi + np.sign(mi or 1)*np.nan_to_num(si)   # beyond the error bar
+        ax.text(end, yi + 0.3, ('  ' + NOT_RUN) if np.isnan(mi) else f"  {mi:+.3f} ({v})  ", va='center', fontsize=7,
                 ha='left' if np.isnan(mi) or mi >= 0 else 'right')
     ax.axvline(0, color='k', lw=0.8)
-    ax.set_yticks(y, [f"{s}: {i}" for s, i in zip(c.source, c.index)], fontsize=8)
-    ax.set_xlabel("margin of the claim's comparison (lhs − rhs; > 0: in the paper's direction); the tightest comparison per claim")
+    ax.set_yticks(y, [textwrap.fill(textwrap.shorten(f"{s}: {t}", 96, placeholder='…'), 50) for s, t in zip(c.source, c.statement)], fontsize=8)
+    lo, hi = np.nanmin(np.r_[m - np.nan_to_num(c._spread), c._paper_margin, 0]), np.nanmax(np.r_[m + np.nan_to_num(c._spread), c._paper_margin, 0])
+    ax.set_xlim(lo - 0.35*(hi - lo), hi + 0.35*(hi - lo))
+    ax.set_xlabel("margin of the claim's tightest comparison (> 0: the paper's direction)\nbar: ours ± seed spread · diamond: the paper's margin", fontsize=9)
     seeds = c.seeds.iloc[0] if len(c) else ''
     ax.set_title(f"The paper's claims · {profile} profile{'' if profile == 'paper' else ' (not paper scale)'} · seeds {seeds.replace(' ', ', ')}", fontsize=10)
     handles = [Patch(color=v, label=k) for k, v in VERDICT_COLORS.items()] + [Line2D([], [], marker='D', color='k', ls='', label="paper's margin")]
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.legend(handles=handles, loc='lower center', ncol=5, fontsize=8, frameon=False)
     return fig
 
