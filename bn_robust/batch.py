@@ -117,14 +117,15 @@ def notebooks_dir() -> Path:
 
 def execute_notebook(nb, out_nb, parameters: dict, progress=False):
     "Execute notebook `nb` with papermill into `out_nb` (atomically); raises RunError with the failing cell's error"
-    import papermill as pm
+    import papermill as pm, tempfile
     from traitlets.config import Config
     out_nb = Path(out_nb); out_nb.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_nb.with_name(f".{out_nb.stem}.{os.getpid()}.ipynb")
     try:
-        pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=progress,
-                            cwd=str(Path(nb).parent), log_output=False,
-                            config=Config({'KernelManager': {'transport': 'ipc'}}))  # a local socket file: no kernel over TCP
+        with tempfile.TemporaryDirectory(prefix='bn_robust-kernel-') as ipc:  # the kernel's sockets: local files, not TCP ports
+            pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=progress,
+                                cwd=str(Path(nb).parent), log_output=False,
+                                config=Config({'KernelManager': {'transport': 'ipc', 'ip': f'{ipc}/kernel'}}))
     except pm.PapermillExecutionError as e:
         failed = out_nb.with_suffix('.failed.ipynb'); os.replace(tmp, failed)
         raise RunError(f"notebook {Path(nb).name} failed ({e.ename}: {e.evalue}); see {failed}") from None

@@ -306,7 +306,7 @@ def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
     order = {'All_N': 'All_N (natural)', 'All_A': 'All_A (adversarial)', 'All_N BN_A (reinit (baseline))': 'All_N BN_A, reinit',
              'All_N BN_A (reinit stats only)': 'All_N BN_A, reinit stats only', 'All_N BN_A (no reinit)': 'All_N BN_A, no reinit'}
     o = o.set_index('row')
-    fig, axes = plt.subplots(2, len(order), figsize=(3.2*len(order), 5.6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(order), figsize=(3.2*len(order), 5.8), squeeze=False)
     for j, (row, name) in enumerate(order.items()):
         for i, k in enumerate(('gamma', 'beta')):
             ax = axes[i, j]
@@ -318,7 +318,7 @@ def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
             ax.set_title(f"{name}\n{k}: {bn[k]['frac_near_zero']:.0%} with |v| < {bn['near_zero']}", fontsize=8)
             ax.tick_params(labelsize=7)
             if j == 0: ax.set_ylabel(f"number of {k} values")
-            if i == 1: ax.set_xlabel(f"{k} value" if k == 'gamma' else 'beta value')
+            ax.set_xlabel(f"{k} value", fontsize=8)
     fig.suptitle(f"Figure 2 · BN gamma (top) and beta (bottom) · {profile} profile · seed {seed}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.text(0.5, 0.01, FIG2_FINDING, ha='center', fontsize=8, style='italic')
