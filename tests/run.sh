@@ -16,14 +16,8 @@ if [ "$before" != "$after" ]; then
 fi
 echo "ok"
 
-echo "== 2/3 nbdev_test (library notebooks, CPU, without slow/gpu cells), one line per notebook as it finishes"
-failed=()
-for nb in nbs/*.ipynb; do  # nbs/experiments/ and nbs/reports/ hold .notest: papermill runs those
-  t0=$SECONDS
-  if log=$(nbdev_test --path "$nb" 2>&1); then echo "  ok    $nb ($((SECONDS - t0)) s)"
-  else echo "  FAIL  $nb ($((SECONDS - t0)) s)"; echo "$log" | tail -40; failed+=("$nb"); fi
-done
-if [ ${#failed[@]} -gt 0 ]; then echo "FAIL: nbdev_test failed on ${failed[*]}"; exit 1; fi
+echo "== 2/3 nbdev_test (library notebooks, CPU, without slow/gpu cells): a line as each notebook starts and ends, timings at the end"
+PYTHONUNBUFFERED=1 nbdev_test --do_print --timing
 
 echo "== 3/3 pytest"
 python -m pytest -q "$@"
