@@ -10,13 +10,14 @@ __all__ = ['EXECUTORS', 'models_info', 'cmd_models', 'cmd_list', 'cmd_run', 'cmd
 import argparse, json, os, sys, time
 from pathlib import Path
 
-from .data import DataError
+from .data import DataError, check_data_dir
 from .freeze import PARTS, select_part
 from .models import ARCHS, make_model, layer_names, count_params
 from .runs import PROFILES, RunError, check_profile, resolve_device, run_dir, speed_options
 from .train import Diverged, COMPILE_MODES
 from .experiments import EXPERIMENTS, get_experiment, estimate, fmt_seconds, experiments_info
-from .batch import run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun
+from .batch import (run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun, DEFAULT_OUT, COMMITTED_OUT,
+                             ADD_ENV, check_not_committed)
 
 # %% ../nbs/10_cli.ipynb #c084ab7f
 def models_info() -> list:
@@ -49,7 +50,8 @@ def _parser():
     s.add_argument('--seeds', nargs='+', default=['0'], help='seeds (default 0)')
     s.add_argument('--device', default='auto', help='auto, cpu or cuda (default auto)')
     s.add_argument('--data-dir', default=None, help='folder holding cifar-10-batches-py for the full data (else BN_ROBUST_DATA, else download)')
-    s.add_argument('--out', default='outputs', help='outputs folder (default outputs/)')
+    s.add_argument('--out', default=DEFAULT_OUT, help=f'outputs folder (default {DEFAULT_OUT}/; the committed results are in {COMMITTED_OUT}/)')
+    s.add_argument('--add-to-committed', action='store_true', help='allow writing runs into a folder that holds committed records (for producing committed results)')
     s.add_argument('--dry-run', action='store_true', help='list the runs, which are cached, and the estimated cost; run nothing')
     s.add_argument('--no-notebook', action='store_true', help='ensure the runs only; do not execute the notebooks')
     s.add_argument('--executor', default='inline', choices=EXECUTORS, help='inline (this process, default), local (worker processes), slurm or submitit-local (through submitit)')
@@ -62,15 +64,15 @@ def _parser():
     s.add_argument('--wait', action='store_true', help='--executor slurm: follow the jobs to their end (default: submit them all, print how to follow, return)')
     s = sub.add_parser('rerun', help='train a recorded run again from scratch and compare its metrics with the record')
     s.add_argument('run_id', metavar='RUN_ID', help='a run id, as `bn-robust status` lists them')
-    s.add_argument('--out', default='outputs', help='outputs folder holding the record (default outputs/)')
-    s.add_argument('--dest', default=None, help='where to train it (default OUT/reruns/RUN_ID)')
+    s.add_argument('--out', default=COMMITTED_OUT, help=f'outputs folder holding the record (default {COMMITTED_OUT}/, the committed results)')
+    s.add_argument('--dest', default=None, help=f'where to train it (default {DEFAULT_OUT}/reruns/RUN_ID for committed records, else OUT/reruns/RUN_ID)')
     s.add_argument('--device', default='auto', help='auto, cpu or cuda (default auto)')
     s.add_argument('--data-dir', default=None, help='folder holding cifar-10-batches-py (paper profile)')
     s = sub.add_parser('status', help='queued / running / done / failed per run under an outputs folder')
-    s.add_argument('--out', default='outputs', help='outputs folder (default outputs/)')
+    s.add_argument('--out', default=DEFAULT_OUT, help=f'outputs folder (default {DEFAULT_OUT}/; --out {COMMITTED_OUT} for the committed results)')
     s.add_argument('--json', action='store_true')
     s = sub.add_parser('report', help='build the report notebook, tables (CSV, Markdown, LaTeX) and figures (PNG, PDF)')
-    s.add_argument('--out', default='outputs', help='outputs folder holding runs/ (default outputs/)')
+    s.add_argument('--out', default=DEFAULT_OUT, help=f'outputs folder holding runs/ (default {DEFAULT_OUT}/; --out {COMMITTED_OUT} for the committed results)')
     s = sub.add_parser('bench', help='images/second of the fast training path against a textbook loop')
     s.add_argument('--device', default='cpu'); s.add_argument('--arch', default='resnet18')
     s.add_argument('--width', type=float, default=None); s.add_argument('--json', action='store_true')
@@ -85,6 +87,12 @@ def _seeds(raw):
     except ValueError: raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}") from None
     if any(s < 0 for s in seeds): raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}")
     return seeds
+
+def _existing_out(raw) -> Path:
+    "An outputs folder to read from: it must exist"
+    out = Path(os.path.abspath(raw))
+    if not out.is_dir(): raise RunError(f"no such folder: {out}" + (f"; your runs go to {DEFAULT_OUT}/ and the committed ones are in {COMMITTED_OUT}/" if raw == DEFAULT_OUT else ''))
+    return out
 
 # %% ../nbs/10_cli.ipynb #3bc3bf43
 def cmd_models(a):
@@ -106,16 +114,17 @@ def cmd_run(a):
     if a.compile: os.environ['BN_ROBUST_COMPILE'] = a.compile  # workers and notebook kernels inherit it
     speed_options()
     out = Path(os.path.abspath(a.out))
-    if a.data_dir and not Path(a.data_dir).exists(): raise DataError(f"data folder not found: {a.data_dir}")
+    check_data_dir(a.data_dir)
     if a.dry_run:
         for e in exps:
-            cfgs = e.runs(a.profile, seeds)
-            est = estimate(cfgs, out, a.device)
+            est = estimate(e.runs(a.profile, seeds), out, a.device)
+            again = f" ({est['again']} of them trained again for their weights)" if est['again'] else ''
             print(f"{e.name} [{a.profile}, seeds {' '.join(map(str, seeds))}]: {est['total']} runs, {est['cached']} cached, "
-                  f"{est['missing']} to run, ~{est['pflop']:.3g} PFLOP, roughly {fmt_seconds(est['est_seconds'])} on {est['device']}")
-            for c in cfgs:
-                print(f"  {'cached ' if (run_dir(out, c)/'record.json').exists() else 'to run '} {c.label:28s} seed {c.seed}  {c.id}")
+                  f"{est['missing']} to run{again}, ~{est['pflop']:.3g} PFLOP, roughly {fmt_seconds(est['est_seconds'])} on {est['device']}")
+            for c, state in est['states']: print(f"  {state:8s} {c.label:28s} seed {c.seed}  {c.id}")
         return
+    check_not_committed(out, a.add_to_committed)
+    if a.add_to_committed: os.environ[ADD_ENV] = '1'  # notebook kernels and workers inherit it
     if a.executor != 'inline':  # all runs of all experiments as independent jobs, dependencies honoured
         from bn_robust.parallel import run_parallel
         st = run_parallel(exps, a.profile, seeds, a.device, a.data_dir, out, a.executor, a.workers,
@@ -133,7 +142,7 @@ def cmd_run(a):
         print(f"{e.name}: done in {fmt_seconds(time.time() - t0)}; notebook {dst}")
 
 def cmd_report(a):
-    out = Path(os.path.abspath(a.out))
+    out = _existing_out(a.out)
     if not list(out.glob('runs/*/record.json')): raise RunError(f"no runs under {out}; run an experiment first (bn-robust run table1)")
     nb = notebooks_dir()/'reports'/'paper.ipynb'
     dst = execute_notebook(nb, out/'reports'/'paper.ipynb', dict(out_dir=str(out)))
@@ -146,7 +155,7 @@ def cmd_rerun(a):
 
 def cmd_status(a):
     from bn_robust.parallel import cmd_status as status
-    status(Path(os.path.abspath(a.out)), as_json=a.json)
+    status(_existing_out(a.out), as_json=a.json)
 
 def cmd_bench(a):
     from bn_robust.bench import cli_bench

@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import load_cifar10, DataError
 from .train import Diverged
@@ -162,7 +162,7 @@ class SubmititJob(_Checkpointable):
 # %% ../nbs/09_parallel.ipynb #ff2d0a5d
 def _schedule(cfgs, out, backend, progress=True, cached=(), need=frozenset()) -> dict:
     "Run `cfgs` through `backend`, each step-2 run once its base's weights exist; returns {id: status}"
-    bar = tqdm(total=len(cfgs) + len(cached), desc='runs', unit='run', disable=not progress)
+    bar = tqdm(total=len(cfgs) + len(cached), desc='runs', unit='run', disable=None if progress else True)
     say = bar.write if progress else print
     statuses = {}
     for c in cached: say(_line('cached', c)); statuses[c.id] = 'cached'; bar.update()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, asdict
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .attacks import Attack, TRAIN_ATTACK, pgd
 from .data import Batches, Cifar
@@ -111,7 +111,7 @@ class Trainer:
         self.model.train()
         sums = torch.zeros(3, device=self.device)
         desc = f"{self.cfg.regime} epoch {self.epoch + 1}/{self.cfg.epochs}"
-        for xb, yb in tqdm(self.batches, desc=desc, leave=False, disable=not self.progress):
+        for xb, yb in tqdm(self.batches, desc=desc, leave=False, disable=None if self.progress else True):
             self.step(xb, yb, sums)
         loss_sum, correct, n = sums.tolist()  # the epoch's one synchronisation
         if not (loss_sum == loss_sum and abs(loss_sum) != float('inf')):
@@ -124,7 +124,7 @@ class Trainer:
 
     def fit(self, on_epoch_end=None):
         "Train until `cfg.epochs`, calling `on_epoch_end(self)` after each epoch (e.g. to checkpoint)"
-        bar = tqdm(total=self.cfg.epochs, initial=self.epoch, desc=f"train {self.cfg.regime}", disable=not self.progress)
+        bar = tqdm(total=self.cfg.epochs, initial=self.epoch, desc=f"train {self.cfg.regime}", disable=None if self.progress else True)
         while self.epoch < self.cfg.epochs:
             h = self.train_epoch()
             bar.update(); bar.set_postfix(loss=f"{h['train_loss']:.3f}", acc=f"{h['train_acc']:.3f}")
