@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['NB_PARAMS', 'DEFAULT_OUT', 'COMMITTED_OUT', 'ADD_ENV', 'RERUN_TOL', 'SPREAD_K', 'resolve_out', 'check_params',
-           'tracked_records', 'check_not_committed', 'run_experiment', 'notebooks_dir', 'execute_notebook',
-           'repro_case', 'seed_spread', 'rerun', 'format_rerun']
+           'measured_rate', 'run_seconds', 'start_budget', 'budget_gate', 'budgeted_run', 'budget_report',
+           'experiment_done', 'tracked_records', 'check_not_committed', 'run_experiment', 'notebooks_dir',
+           'execute_notebook', 'repro_case', 'seed_spread', 'rerun', 'format_rerun']
 
 # %% ../nbs/06_batch.ipynb #d8b9835d
 import json, math, os, subprocess, sys, time
@@ -55,6 +56,75 @@ def check_params(params: dict, serves=None) -> dict:
     p['out_dir'] = str(resolve_out(p['out_dir']))
     return p
 
+# %% ../nbs/06_batch.ipynb #96c51902
+from .runs import device_name
+from .train import OutOfBudget, DEADLINE_ENV, BUDGET_MARGIN, budget_left
+from .experiments import RATE, run_flops
+
+def measured_rate(out, dev) -> float | None:
+    "FLOP/s of the runs this device (`device_name`) made from scratch under `out`: their FLOP estimates over their wall time"
+    name, flops, secs = device_name(dev), 0., 0.
+    for p in Path(out).glob('runs/*/record.json'):
+        rec = read_json(p)  # a resumed run's wall time misses its earlier sessions: left out
+        if not (isinstance(rec, dict) and rec.get('device_name') == name and rec.get('status') == 'ran' and rec.get('wall_seconds')): continue
+        try: flops += run_flops(RunConfig(**rec['config'])); secs += rec['wall_seconds']
+        except (TypeError, KeyError, RunError): continue
+    return flops/secs if secs > 0 else None
+
+def run_seconds(cfg: RunConfig, out, dev, rate=None) -> float:
+    "Expected seconds of run `cfg` on `dev`, with its base run when that must be made too"
+    rate = rate or measured_rate(out, dev) or RATE[dev.type]
+    base = cfg.base_config() if cfg.part is not None else None
+    todo = [cfg] + ([base] if base and not (run_dir(out, base)/'model.pt').exists() else [])
+    return sum(run_flops(c) for c in todo)/rate
+
+# %% ../nbs/06_batch.ipynb #2feba0f6
+def start_budget(minutes: float) -> float:
+    "Set the deadline of a batch `minutes` from now (`$BN_ROBUST_DEADLINE`, inherited by worker processes); returns it"
+    if not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+        raise RunError(f"budget must be a positive number of minutes, got {minutes!r}")
+    deadline = time.time() + 60*minutes
+    os.environ[DEADLINE_ENV] = repr(deadline)
+    return deadline
+
+def budget_gate(cfg: RunConfig, out, device='auto') -> str | None:
+    "None if run `cfg` may start in the budget left (always, without a budget); else why not"
+    left = budget_left()
+    if left is None: return None
+    if left <= 0: return "the budget is spent"
+    if (run_dir(out, cfg)/'ckpt.pt').exists(): return None  # resumes; stops between epochs if the next does not fit
+    need = BUDGET_MARGIN*run_seconds(cfg, out, resolve_device(device))
+    return None if need <= left else f"needs about {fmt_seconds(need)} with the margin, {fmt_seconds(left)} left"
+
+def budgeted_run(cfg: RunConfig, out, device='auto', data_dir=None, progress=True, log=print, need_weights=False):
+    "`ensure_run` within the time budget: (record, status); (None, 'stopped') leaves a resumable checkpoint, (None, 'deferred') started nothing"
+    d = run_dir(out, cfg)
+    if budget_left() is not None and not ((d/'record.json').exists() and (not need_weights or (d/'model.pt').exists())):
+        why = budget_gate(cfg, out, device)
+        if why: log(f"  not started: {cfg.label} ({cfg.id}): {why}"); return None, 'deferred'
+    try: return ensure_run(cfg, out, device, data_dir, progress=progress, log=log, need_weights=need_weights)
+    except OutOfBudget as e:
+        log(f"  stopped: {cfg.label} ({cfg.id}): {e}; its checkpoint resumes next time"); return None, 'stopped'
+
+def budget_report(exps, profile, seeds, out, device='auto', arch=None) -> str:
+    "What is done and what is left of experiments `exps` under `out`, and the budget left"
+    dev, lines = resolve_device(device), []
+    rate = measured_rate(out, dev)
+    for e in exps:
+        cfgs = e.runs(profile, seeds, arch)
+        left = [c for c in cfgs if not (run_dir(out, c)/'record.json').exists()]
+        part = sum((run_dir(out, c)/'ckpt.pt').exists() for c in left)
+        secs = sum(run_flops(c) for c in left)/(rate or RATE[dev.type])
+        lines.append(f"{e.name} [{profile}]: {len(cfgs) - len(left)} of {len(cfgs)} runs done" +
+                     (f", {len(left)} left ({part} with a checkpoint), about {fmt_seconds(secs)} here" if left else ''))
+    bl = budget_left()
+    if bl is not None: lines.append(f"budget: {fmt_seconds(max(bl, 0))} left" + ('; run the same command again to go on' if any('left' in l for l in lines) else ''))
+    return '\n'.join(lines)
+
+def experiment_done(exp, profile, seeds, out, arch=None) -> bool:
+    "Whether every run of `exp` has its record under `out`"
+    return all((run_dir(out, c)/'record.json').exists() for c in exp.runs(profile, seeds, arch))
+
 # %% ../nbs/06_batch.ipynb #b1e2c3d1
 ADD_ENV = 'BN_ROBUST_ADD_TO_COMMITTED'
 
@@ -98,14 +168,14 @@ def run_experiment(name, profile='mini', seeds=(0,), device='auto', data_dir=Non
     records = []
     for i, cfg in enumerate(cfgs, 1):
         t0 = time.time()
-        rec, status = ensure_run(cfg, out, device, data_dir, progress=progress, log=log)
+        rec, status = budgeted_run(cfg, out, device, data_dir, progress=progress, log=log)
         dt = time.time() - t0
         if cfg.id in todo:
             left_flops -= flops[cfg.id]
             if status in ('ran', 'resumed'): done_flops += flops[cfg.id]; done_secs += dt
         rate = done_flops/done_secs if done_secs > 0 else RATE[dev]  # measured on this machine once a run has trained
         log(_progress_line(i, len(cfgs), status, cfg, dt, left_flops/rate if left_flops > 0 else 0))
-        records.append(rec)
+        if rec is not None: records.append(rec)  # None: stopped or not started by the time budget (`--budget`)
     return records
 
 # %% ../nbs/06_batch.ipynb #87043a27

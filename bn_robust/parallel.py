@@ -95,7 +95,8 @@ def run_one(cfg_json: dict, out, device='auto', data_dir=None, need_weights=Fals
     "Ensure one run (given as `RunConfig.to_json()`) in this process; returns its id, status and seconds"
     if threads: torch.set_num_threads(threads)
     cfg = RunConfig(**cfg_json); t0 = time.time()
-    _, status = ensure_run(cfg, out, device, data_dir, progress=False, need_weights=need_weights)
+    from bn_robust.batch import budgeted_run  # with `--budget`: may stop between epochs or not start ('stopped', 'deferred')
+    _, status = budgeted_run(cfg, out, device, data_dir, progress=False, need_weights=need_weights)
     return {'id': cfg.id, 'status': status, 'seconds': time.time() - t0, 'threads': torch.get_num_threads()}
 
 def _init_worker(counter, gpus, threads):
