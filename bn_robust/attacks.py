@@ -12,7 +12,7 @@ from dataclasses import dataclass, asdict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import Batches
 from .models import folded_bn
@@ -81,7 +81,7 @@ def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress
     sums = torch.zeros(4, dtype=torch.float64, device=x.device)
     batches = Batches(x, y, batch_size=batch_size, train=False)
     try:
-        for xb, yb in tqdm(batches, desc=desc, leave=False, disable=not progress):
+        for xb, yb in tqdm(batches, desc=desc, leave=False, disable=None if progress else True):
             with torch.no_grad():
                 out = model(xb)
                 sums[0] += F.cross_entropy(out, yb, reduction='sum'); sums[1] += (out.argmax(1) == yb).sum()

@@ -162,6 +162,7 @@ def equivalence(arch='resnet18', width=0.125, batch_size=32, device='cpu', n_ste
         for name, (regime, part) in EQUIV_CASES.items():
             fast_m, tb_m, p = _models(arch, width, part, seed)
             tr = _fast_trainer(fast_m, data, regime, batch_size, train_attack, p, seed=seed, fold_bn=False, compile=compile)
+            if tr.graphed is not None: tr.graphed.WARMUP = 1  # 'cudagraph': on CUDA, steps 2 on are captured and replayed
             tb_m.to(dev); opt = textbook_optimizer(tb_m)
             fast, tb = [], []
             for i, (x, y) in enumerate(batches):

@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['CIFAR10_SHA256', 'CIFAR10_CLASSES', 'CIFAR10_MEAN', 'CIFAR10_STD', 'TRAIN_FILES', 'TEST_FILES', 'SAMPLE_SHA256',
-           'DATA_SOURCES', 'DataError', 'sha256', 'read_cifar_folder', 'cache_dir', 'find_cifar10', 'sample_path',
-           'stratified_first', 'make_sample', 'read_sample', 'Cifar', 'load_cifar10', 'crop_flip', 'Batches']
+           'DATA_SOURCES', 'DataError', 'sha256', 'read_cifar_folder', 'cache_dir', 'find_cifar10', 'check_data_dir',
+           'sample_path', 'stratified_first', 'make_sample', 'read_sample', 'Cifar', 'load_cifar10', 'crop_flip',
+           'Batches']
 
 # %% ../nbs/00_data.ipynb #b3ee7bc4
 import hashlib, os, pickle
@@ -81,6 +82,20 @@ def find_cifar10(data_dir=None, download=True):
     try: torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)
     except Exception as e: raise DataError(f"CIFAR-10 download into {root} failed: {e}") from None
     return root, 'torchvision download'
+
+# %% ../nbs/00_data.ipynb #a7c1d2e1
+def check_data_dir(data_dir) -> Path | None:
+    "An explicitly given data folder, checked to hold CIFAR-10's batch files (None stays None: not given)"
+    if data_dir is None: return None
+    if not str(data_dir).strip(): raise DataError("the data folder given is empty ('')")
+    folder = Path(data_dir).expanduser()
+    if not folder.exists(): raise DataError(f"data folder not found: {data_dir}")
+    inner = folder/'cifar-10-batches-py' if (folder/'cifar-10-batches-py').is_dir() else folder
+    missing = [f for f in TRAIN_FILES + TEST_FILES if not (inner/f).is_file()]
+    if len(missing) == len(TRAIN_FILES + TEST_FILES):
+        raise DataError(f"data folder {data_dir} holds no CIFAR-10 (no cifar-10-batches-py/ with data_batch_1..5, test_batch)")
+    if missing: raise DataError(f"CIFAR-10 file missing: {inner/missing[0]}")
+    return folder
 
 # %% ../nbs/00_data.ipynb #d3db5f51
 def sample_path() -> Path:

@@ -295,7 +295,6 @@ def eval_experiment(name, profile='mini', seeds=(0,), attacks=('autoattack',), n
     for cfg in cfgs:
         evs = {}
         for a in attacks:
-            t0 = time.time()
             e, status = eval_run(cfg, a, out, n, device, data_dir, log)
             evs[a] = e
             log(f"  {status:8s} {a:12s} {cfg.label:28s} seed {cfg.seed}: robust {e['robust_acc']:.3f} (clean {e['clean_acc']:.3f}, "

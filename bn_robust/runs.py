@@ -6,7 +6,7 @@
 __all__ = ['PROFILES', 'PART_LABELS', 'BN_HIST_EDGES', 'NEAR_ZERO', 'RECORD_KEYS', 'RunError', 'check_profile', 'RunConfig',
            'run_config', 'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock',
            'resolve_device', 'device_name', 'repo_root', 'git_commit', 'versions', 'bn_summary', 'get_data', 'run_dir',
-           'load_record', 'check_out_dir', 'speed_options', 'ensure_run']
+           'load_record', 'check_out_dir', 'speed_options', 'eval_seconds', 'ensure_run']
 
 # %% ../nbs/05_runs.ipynb #e32f5ecb
 import hashlib, json, os, platform, socket, subprocess, sys, time, warnings
@@ -27,6 +27,8 @@ PROFILES = {
                   train_attack=dict(eps=8/255, step=2/255, steps=10), eval_attack=dict(eps=8/255, step=1/255, steps=100)),
     'mini':  dict(data='sample', n_train=None, n_test=None, width=0.25, epochs={'N': 15, 'A': 7},
                   train_attack=dict(eps=8/255, step=2/255, steps=5), eval_attack=dict(eps=8/255, step=2/255, steps=20)),
+    'gpu':   dict(data='full', n_train=None, n_test=None, width=1.0, epochs={'N': 10, 'A': 5},  # docs/gpu.md: Table 1 x 3 seeds ~ 29 H200-minutes
+                  train_attack=dict(eps=8/255, step=2/255, steps=10), eval_attack=dict(eps=8/255, step=2/255, steps=20)),
     'smoke': dict(data='sample', n_train=20, n_test=10, width=0.125, epochs={'N': 3, 'A': 2},
                   train_attack=dict(eps=8/255, step=4/255, steps=2), eval_attack=dict(eps=8/255, step=4/255, steps=2)),
 }
@@ -293,6 +295,16 @@ def speed_options(recorded: dict = None) -> dict:
         raise RunError(f"unknown {what}{opts['compile']!r}; choose one of {', '.join(COMPILE_MODES)}")
     return opts
 
+# %% ../nbs/05_runs.ipynb #f7a25bc9
+from .train import check_budget, BUDGET_MARGIN
+
+def eval_seconds(cfg: RunConfig, history: list, data) -> float:
+    "Expected seconds (with the budget margin) of a run's evaluation: its mean epoch time scaled by the passes per image of each"
+    if not history: return 0.
+    k = cfg.train_attack['steps'] if cfg.train_regime == 'A' else 0  # PGD-k training: k+1 forwards, k+1 backwards
+    per_epoch = sum(h['seconds'] for h in history)/len(history)
+    return BUDGET_MARGIN*per_epoch*len(data.y_test)*(2 + 3*cfg.eval_attack['steps'])/(len(data.y_train)*(3 + 3*k))
+
 # %% ../nbs/05_runs.ipynb #407b1d54
 def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
     "Train (or resume) the run in folder `d`; returns (trainer, status)"
@@ -345,6 +357,7 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
         if rec is not None:  # only the weights were missing: the record stands
             (d/'ckpt.pt').unlink(missing_ok=True); return rec, status
         data = get_data(cfg, dev, data_dir)
+        check_budget(eval_seconds(cfg, trainer.history, data), f"evaluation of {cfg.label}")  # else resumes at the evaluation
         metrics = evaluate(trainer.model, data.x_test, data.y_test, Attack(**cfg.eval_attack), progress=progress, desc=f'eval {cfg.label}',
                            fold_bn=opts['fold_bn'])
         rec = {'id': cfg.id, 'label': cfg.label, 'config': cfg.to_json(), 'metrics': metrics,

@@ -6,13 +6,15 @@
 In order of priority, each step skipped (and recorded as skipped) when the time left cannot fit it:
   1. equivalence: fast path and textbook loop, fp32, ResNet-18 width 1, batch 128, PGD-10 / PGD-100, 3 steps
   2. bench ResNet-18 width 1, batch 128, fp32          (images/s fast vs textbook, ratio, MFU)
-  3. bench ResNet-18 width 1, batch 128, bf16 fast path
+  3. bench ResNet-18 width 1, batch 128, bf16 fast path with the whole step as one CUDA graph (compile 'cudagraph'),
+     then the same in fp32; each bench runs its own fp32 equivalence check of that path against the textbook loop
+  3b. bench ResNet-18 width 1, batch 128, bf16 fast path (eager)
   4. bench ResNet-18 width 1, batch 128, bf16 fast path through torch.compile (GPU_CHECK_COMPILE, default
      'reduce-overhead': Inductor's fused kernels replayed as CUDA graphs); compiling is part of the warm-up
   5. real training: 3 epochs of All_A (PGD-10 adversarial, all parameters), ResNet-18 width 1, the paper's
      recipe through the library's Trainer (channels_last, fp32), on the full CIFAR-10 from BN_ROBUST_DATA,
      or on the embedded sample if that is not set; then clean and PGD-20 accuracy on 1,000 test images
-  6. bench ResNet-50 width 1, batch 128, fp32
+  6. bench ResNet-50 width 1, batch 128, fp32, then bf16 with the step as one CUDA graph
 
 Output: $OUT if set, else outputs/bench/ of the checkout: one bench JSON per configuration (names carry the
 card, e.g. cuda-nvidia-h100-80gb-hbm3-resnet18-w1.json), and gpu_check-<card>.json with everything.
@@ -59,6 +61,7 @@ def save_summary():
 
 def step(name, need_s, fn):
     "Run `fn` if about `need_s` seconds are left; record its result, its error or that it was skipped"
+    if SMOKE and 'compile' not in name: need_s = need_s/10  # toy sizes take seconds; compiling takes minutes at any size
     if left() < need_s:
         summary['steps'][name] = {'status': 'skipped', 'reason': f'{left():.0f} s left, needs about {need_s} s'}
         say(f"{name}: skipped ({left():.0f} s left)"); save_summary(); return
@@ -118,10 +121,13 @@ def do_training(epochs=3):
 
 step('equivalence', 60, do_equivalence)
 step('bench-resnet18-fp32', 90, do_bench('resnet18', 'fp32'))
+step('bench-resnet18-bf16-cudagraph', 90, do_bench('resnet18', 'bf16', 'cudagraph'))
+step('bench-resnet18-fp32-cudagraph', 90, do_bench('resnet18', 'fp32', 'cudagraph'))
 step('bench-resnet18-bf16', 90, do_bench('resnet18', 'bf16'))
 step(f'bench-resnet18-bf16-compile-{COMPILE}', 200, do_bench('resnet18', 'bf16', COMPILE))
 step('train-all_a-resnet18-3ep', 120, lambda: do_training(1 if SMOKE else 3))
 step('bench-resnet50-fp32', 150, do_bench('resnet50', 'fp32'))
+step('bench-resnet50-bf16-cudagraph', 150, do_bench('resnet50', 'bf16', 'cudagraph'))
 save_summary()
 say(f"done; results in {OUT}")
 bad = [k for k, s in summary['steps'].items() if s['status'] == 'error' or s.get('passed') is False or s.get('equivalence_passed') is False]

@@ -16,8 +16,8 @@ if [ "$before" != "$after" ]; then
 fi
 echo "ok"
 
-echo "== 2/3 nbdev_test (library notebooks, CPU, without slow/gpu cells)"
-nbdev_test --timing
+echo "== 2/3 nbdev_test (library notebooks, CPU, without slow/gpu cells): a line as each notebook starts and ends, timings at the end"
+PYTHONUNBUFFERED=1 nbdev_test --do_print --timing
 
 echo "== 3/3 pytest"
 python -m pytest -q "$@"

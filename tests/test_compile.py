@@ -44,3 +44,13 @@ def test_bad_compile_mode_is_one_line(tmp_path):
     assert not (tmp_path/'runs').exists()
     r = cli('bench', '--compile', 'fast', check=False)
     assert r.returncode == 2 and "invalid choice: 'fast'" in r.stderr
+
+def test_cudagraph_step_equals_eager():
+    "The whole-step CUDA-graph path, graph-free on the CPU (static buffers), equals the plain step exactly; the bench's equivalence check passes on it"
+    data = load_cifar10('sample', n_train=64, n_test=10)
+    eager, w_eager = _steps('off', data)
+    graphed, w_graphed = _steps('cudagraph', data)
+    assert graphed == eager and all(torch.equal(a, b) for a, b in zip(w_graphed, w_eager))
+    from bn_robust.bench import equivalence
+    eq = equivalence('resnet18', 0.125, batch_size=16, device='cpu', n_steps=2, compile='cudagraph')
+    assert eq['passed'], eq['max_rel_diff']

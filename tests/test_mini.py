@@ -41,4 +41,4 @@ def test_a_committed_mini_run_reproduces(tmp_path):
     if df.empty: pytest.skip('no committed mini records')
     rec = df[(df.label == 'All_A') & (df.arch == 'resnet18') & df.device_name.str.startswith('cpu')].sort_values('seed').iloc[-1].record
     r = rerun(rec['id'], COMMITTED, tmp_path, 'cpu', progress=False)
-    assert r['verdict'] in ('identical', 'within tolerance'), format_rerun(r)
+    assert r['verdict'] in ('identical', 'within tolerance', 'within the seed spread'), format_rerun(r)

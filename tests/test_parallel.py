@@ -58,4 +58,4 @@ def test_submitit_local_table1_then_status(tmp_path):
 
 def test_status_without_runs(tmp_path):
     r = cli('status', '--out', tmp_path/'nothing', check=False)
-    assert r.returncode == 2 and 'no runs under' in r.stderr
+    assert r.returncode == 2 and 'no such folder' in r.stderr

@@ -32,6 +32,17 @@ def test_run_table1_smoke_then_cached(table1_smoke):
         assert len(r['history']) == r['config']['epochs']
     assert (out/'notebooks'/'table1-smoke.ipynb').exists()
     assert first.stdout.count('ran ') + first.stderr.count('ran ') >= 6
+
+def test_logs_are_one_line_per_run(table1_smoke):
+    "Not a terminal: no progress bars (no carriage returns), one line per run with the time left, no kernel transport or IProgress warnings"
+    out, first = table1_smoke
+    text = first.stdout + first.stderr
+    assert '\r' not in text and '\x1b[' not in text
+    assert [l.split()[0] for l in first.stdout.splitlines() if l.strip().startswith('[')] == [f'[{i}/6]' for i in range(1, 7)]
+    assert 'left' in first.stdout
+    assert 'without encryption' not in text
+    nb = (out/'notebooks'/'table1-smoke.ipynb').read_text()
+    assert 'IProgress' not in nb and 'without encryption' not in nb
     mtimes = {p: p.stat().st_mtime for p in out.glob('runs/*/record.json')}
     t0 = time.time(); again = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', out, '--no-notebook'); dt = time.time() - t0
     text = again.stdout + again.stderr
@@ -43,6 +54,30 @@ def test_dry_run_lists_cached_runs(table1_smoke):
     r = cli('run', 'table1', 'table3', '--profile', 'smoke', '--seeds', '0', '--out', out, '--dry-run')
     assert '6 runs, 6 cached, 0 to run' in r.stdout
     assert 'table3 [smoke, seeds 0]: 5 runs, 2 cached, 3 to run' in r.stdout
+
+def test_a_record_without_weights_is_not_cached_for_a_run_that_needs_them(table1_smoke, tmp_path):
+    "Committed records carry no weights: a base run whose weights a step-2 run still needs is trained again, and the dry run says so"
+    import shutil
+    out, _ = table1_smoke
+    base = next(p.parent for p in out.glob('runs/*/record.json') if json.loads(p.read_text())['label'] == 'All_N')
+    shutil.copytree(base, tmp_path/'runs'/base.name, ignore=shutil.ignore_patterns('*.pt'))  # the record only, as committed
+    r = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', tmp_path, '--dry-run')
+    assert '6 runs, 0 cached, 6 to run (1 of them trained again for their weights)' in r.stdout
+    assert [l.split()[0] for l in r.stdout.splitlines()[1:3]] == ['to', 'to'] and 'to train again (weights not here) All_N' in r.stdout
+    r = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', tmp_path, '--dry-run', '--no-notebook')
+    assert not (tmp_path/'runs'/base.name/'model.pt').exists()  # a dry run writes nothing
+
+def test_run_refuses_the_committed_results_folder(table1_smoke, tmp_path):
+    "A folder holding git-tracked records is refused unless --add-to-committed (here: a throwaway git repository)"
+    out, _ = table1_smoke
+    repo = tmp_path/'repo'; (repo/'outputs').mkdir(parents=True)
+    import shutil; shutil.copytree(out/'runs', repo/'outputs'/'runs', ignore=shutil.ignore_patterns('*.pt', 'lock'))
+    subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+    subprocess.run(['git', '-C', str(repo), 'add', 'outputs'], check=True)
+    r = cli('run', 'table3', '--profile', 'smoke', '--seeds', '0', '--out', repo/'outputs', '--no-notebook', check=False)
+    assert r.returncode == 2 and 'committed records; new runs go to outputs/yours/' in r.stderr
+    assert len(list((repo/'outputs'/'runs').iterdir())) == 6  # nothing added
+    assert cli('run', 'table3', '--profile', 'smoke', '--seeds', '0', '--out', repo/'outputs', '--dry-run').returncode == 0
 
 def test_papermill_parameters_reach_the_notebook(tmp_path):
     nb = ROOT/'nbs'/'experiments'/'grid.ipynb'
@@ -64,6 +99,11 @@ def test_report_has_paper_values_and_figures(table1_smoke):
     md = (rep/'table1-smoke.md').read_text()
     assert '0.292 ± 0.003' in md and 'All_N BN_A' in md and 'NOT paper scale' in md
     assert '0.292' in (rep/'table1-smoke.csv').read_text() and '0.292' in (rep/'table1-smoke.tex').read_text()
-    for f in ('table1-smoke.png', 'table1-smoke.pdf', 'fig1-smoke.png', 'fig2-smoke.png'):
+    for f in ('table1-smoke.png', 'table1-smoke.pdf', 'fig1-smoke.png', 'claims-smoke.png', 'claims-smoke.md'):
         assert (rep/f).stat().st_size > 1000, f
     assert (rep/'paper.ipynb').exists()
+    # Tables 3, 5, 6 share only their baseline with Table 1: no table with empty rows, a "not run" line instead
+    assert not list(rep.glob('table3-*')) and not list(rep.glob('table5-*')) and not list(rep.glob('fig2-*'))
+    report = (rep/'paper.ipynb').read_text()
+    assert 'Table 3: 2 random params per channel, BN not first / not last: not run at the smoke profile' in report
+    assert 'claims-smoke.md' in md and 'nan' not in md
