@@ -387,8 +387,9 @@ def build_report(out, show=print) -> list:
     return files
 
 # %% ../nbs/07_report.ipynb #0cf63d0f
-GN, LN, VGG = dict(norm='gn'), dict(norm='ln'), dict(arch='vgg16', norm='bn')
-R18 = dict(arch='resnet18', norm='bn')
+_BASE = dict(reset='reinit', batch_size=128)  # the grid's runs, as `BN_A`: not Table 5's batch sizes or Table 6's resets
+GN, LN = dict(norm='gn', **_BASE), dict(norm='ln', **_BASE)
+VGG, R18 = dict(arch='vgg16', norm='bn', **_BASE), dict(arch='resnet18', norm='bn', **_BASE)
 _SCALE = 'expected at the mini profile (3 seeds, this CPU) and at paper scale'
 
 def _t(label, metric='adv_acc', scale=1.0, **sel): return Term(dict(label=label, **sel), metric, scale)
