@@ -417,7 +417,16 @@ HYPOTHESES = [
 
 def check_hypotheses(df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "Each of `HYPOTHESES` checked against the records of `profile` (every architecture and norm): ours, margin, spread, verdict"
-    return check_claims(df, profile, arch=None, claims=HYPOTHESES).rename(columns={'paper': 'expected'})
+    out = check_claims(df, profile, arch=None, claims=HYPOTHESES).rename(columns={'paper': 'expected'})
+    d = df[df.profile == profile] if len(df) else df
+    def seeds(h):  # the seeds of the records its terms read (per term), not of the whole profile
+        named = {f"{t.sel['label']}" + (f" [{t.sel['norm']}]" if t.sel.get('norm', 'bn') != 'bn' else ''): t.sel
+                 for c in h.comparisons for t in c if t.sel is not None}
+        got = {n: sorted(d[np.logical_and.reduce([d[k] == v for k, v in s.items()])].seed.unique().tolist()) if len(d) else []
+               for n, s in named.items()}
+        return '; '.join(f"{n}: {' '.join(map(str, s)) or '-'}" for n, s in got.items())
+    out['seeds'] = [seeds(h) for h in HYPOTHESES]
+    return out
 
 # %% ../nbs/07_report.ipynb #10a7303d
 def _bn_row(row: str) -> str:
