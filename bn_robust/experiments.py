@@ -13,10 +13,10 @@ from .models import make_model, layer_names, forward_flops
 from .runs import RunConfig, RunError, run_config, resolve_device, run_dir
 
 # %% ../nbs/05a_experiments.ipynb #e595e3f8
-def _grid(profile, seed, arch):
-    "Table 1/2/4: BN or Rest retrained naturally or adversarially on top of All_N or All_A"
-    c = lambda **kw: run_config(profile, arch, seed, **kw)
-    return [c(base='N'), c(base='A'), c(base='N', part='bn', regime='A'), c(base='A', part='bn', regime='N'),
+def _grid(profile, seed, arch, norm='bn'):
+    "Table 1/2/4: BN (the model's normalization: part `norm`) or Rest retrained naturally or adversarially on top of All_N or All_A"
+    c = lambda **kw: run_config(profile, arch, seed, norm=norm, **kw)
+    return [c(base='N'), c(base='A'), c(base='N', part='norm', regime='A'), c(base='A', part='norm', regime='N'),
             c(base='N', part='rest', regime='A'), c(base='A', part='rest', regime='N')]
 
 def _table3(profile, seed, arch):
@@ -40,6 +40,16 @@ def _fig1(profile, seed, arch):
 def _fig2(profile, seed, arch):
     return [run_config(profile, arch, seed), run_config(profile, arch, seed, base='A')] + \
            [run_config(profile, arch, seed, part='bn', regime='A', reset=r) for r in ('reinit', 'stats_only', 'none')]
+
+def _norms(profile, seed, arch):
+    "Beyond the paper: the Table 1 grid for GroupNorm and LayerNorm models"
+    return _grid(profile, seed, arch, 'gn') + _grid(profile, seed, arch, 'ln')
+
+def _bnstats(profile, seed, arch):
+    "Beyond the paper: BN_A split into re-estimated statistics (`bn_stats`) and affine parameters (`bn_affine`)"
+    c = lambda **kw: run_config(profile, arch, seed, **kw)
+    return [c(base='N'), c(base='A'), c(part='bn', regime='A'), c(part='bn_stats', regime='A'), c(part='bn_affine', regime='A'),
+            c(base='A', part='bn_stats', regime='N')]
 
 # %% ../nbs/05a_experiments.ipynb #f91f286a
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment('table7', 'experiments/table7.ipynb', 'Table 7: each single layer of All_N retrained adversarially', 'resnet18', _table7),
     Experiment('fig1', 'experiments/fig1.ipynb', 'Figure 1: All_A, All_N BN_A, All_N Rest_A against depth (ResNet-18 to 152)', 'resnet18', _fig1),
     Experiment('fig2', 'experiments/fig2.ipynb', 'Figure 2: BN gamma/beta histograms, natural, adversarial, BN-only retrained', 'resnet18', _fig2),
+    Experiment('norms', 'experiments/norms.ipynb', 'Beyond the paper: the Table 1 grid with GroupNorm and LayerNorm, ResNet-18', 'resnet18', _norms),
+    Experiment('bnstats', 'experiments/bnstats.ipynb', 'Beyond the paper: BN statistics vs affine parameters, ResNet-18', 'resnet18', _bnstats),
+    Experiment('vgg', 'experiments/vgg.ipynb', 'Beyond the paper: the Table 1 grid for VGG-16-BN', 'vgg16', _grid),
 ]}
 
 def get_experiment(name) -> Experiment:
@@ -77,7 +90,7 @@ RATE = {'cpu': 120e9, 'cuda': 40e12}  # rough sustained FLOP/s: this project's 2
 
 def run_flops(cfg: RunConfig) -> float:
     "Rough FLOPs of a run: training epochs (PGD-k costs k+1 forwards, k input backwards, one full backward) and evaluation"
-    f = forward_flops(make_model(cfg.arch, cfg.width))
+    f = forward_flops(make_model(cfg.arch, cfg.width))  # the same for every norm
     n_train = 5000 if cfg.data == 'sample' else 50000
     n_test = 1000 if cfg.data == 'sample' else 10000
     if cfg.n_train: n_train = min(n_train, 10*cfg.n_train)
@@ -115,5 +128,6 @@ def fmt_seconds(s):
 def experiments_info(profile='paper') -> list:
     return [{'name': e.name, 'notebook': f"nbs/{e.notebook}", 'title': e.title, 'arch': e.arch,
              'runs': sorted({c.label + (f" (batch {c.batch_size})" if c.batch_size != 128 else '') +
-                             (f" (reset {c.reset})" if c.reset != 'reinit' else '') for c in e.runs(profile)}),
+                             (f" (reset {c.reset})" if c.reset != 'reinit' else '') + (f" [{c.norm}]" if c.norm != 'bn' else '')
+                             for c in e.runs(profile)}),
              'n_runs_per_seed': len(e.runs(profile))} for e in EXPERIMENTS.values()]

@@ -7,7 +7,7 @@ __all__ = ['REGIMES', 'PRECISIONS', 'COMPILE_MODES', 'DEADLINE_ENV', 'BUDGET_MAR
            'OutOfBudget', 'budget_left', 'check_budget', 'compiled', 'Trainer', 'GraphedStep']
 
 # %% ../nbs/04_train.ipynb #ba8887cc
-import os, time
+import os, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field, asdict
 
@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .attacks import Attack, TRAIN_ATTACK, pgd
 from .data import Batches, Cifar
-from .freeze import Part
+from .freeze import Part, is_bn
 
 # %% ../nbs/04_train.ipynb #7c9bf466
 REGIMES = ('N', 'A')
@@ -100,11 +100,19 @@ class Trainer:
         self.part = (part or all_params(model)).to(self.device)
         for p in self.model.parameters(): p.grad = None  # no stale gradients from an earlier stage
         self.fwd = compiled(self.model, cfg.compile)  # shares parameters and buffers: checkpoints keep saving `model`
-        self.opt = torch.optim.SGD(self.part.param_groups(cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
+        groups = self.part.param_groups(cfg.weight_decay) or [{'params': [torch.zeros(0, requires_grad=True)]}]  # `bn_stats`: none trains
+        self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, [cfg.lr_drop_epoch], gamma=0.1)
         self.batches = Batches(data.x_train, data.y_train, cfg.batch_size, train=True, seed=cfg.seed)
         self.epoch, self.history = 0, []
         self.graphed = GraphedStep(self) if cfg.compile == 'cudagraph' else None
+
+    def train_mode(self):
+        "The model in train mode, but BN layers in eval mode when the part freezes their statistics (`bn_affine`)"
+        self.model.train()
+        if self.part.freeze_stats:
+            for m in self.model.modules():
+                if is_bn(m): m.eval()
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.precision == 'bf16' else nullcontext()
@@ -117,13 +125,15 @@ class Trainer:
             torch.compiler.cudagraph_mark_step_begin()  # CUDA graph outputs of the last step may be reused: none is held
         if self.cfg.regime == 'A':
             with self.autocast(): xb = pgd(self.fwd, xb, yb, self.cfg.attack, self.cfg.fold_bn)
-        with self.autocast():
+        learn = bool(self.part.params)  # `bn_stats`: no parameter trains, the forward pass only updates BN statistics
+        with self.autocast(), (nullcontext() if learn else torch.no_grad()):
             out = self.fwd(xb)
             loss = F.cross_entropy(out, yb)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.part.mask_grads(self.cfg.weight_decay)
-        self.opt.step()
+        if learn:
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.part.mask_grads(self.cfg.weight_decay)
+            self.opt.step()
         sums[0] += loss.detach().float()*len(yb)  # on the device: no copy to or from the host in the step loop
         sums[1] += (out.argmax(1) == yb).sum()
         sums[2] += len(yb)
@@ -131,7 +141,7 @@ class Trainer:
     def train_epoch(self) -> dict:
         "One pass over the training data; the epoch's history entry"
         t0, lr = time.time(), self.opt.param_groups[0]['lr']
-        self.model.train()
+        self.train_mode()
         sums = torch.zeros(3, device=self.device)
         desc = f"{self.cfg.regime} epoch {self.epoch + 1}/{self.cfg.epochs}"
         for xb, yb in tqdm(self.batches, desc=desc, leave=False, disable=None if self.progress else True):
@@ -140,7 +150,9 @@ class Trainer:
         if not (loss_sum == loss_sum and abs(loss_sum) != float('inf')):
             raise Diverged(f"training diverged in epoch {self.epoch + 1}: loss is {loss_sum/n}")
         self.epoch += 1
-        self.sched.step()
+        with warnings.catch_warnings():  # `bn_stats` never steps the optimizer: torch would warn that the schedule runs first
+            warnings.filterwarnings('ignore', 'Detected call of `lr_scheduler.step')
+            self.sched.step()
         entry = {'epoch': self.epoch, 'lr': lr, 'train_loss': loss_sum/n, 'train_acc': correct/n, 'seconds': time.time() - t0}
         self.history.append(entry)
         return entry

@@ -9,7 +9,10 @@ TABLE1 = {'All_N', 'All_A', 'All_N BN_A', 'All_A BN_N', 'All_N Rest_A', 'All_A R
 def test_models_json_matches_paper():
     info = {d['arch']: d for d in json.loads(cli('models', '--json').stdout)}
     r18 = info['resnet18']
-    assert r18['parts'] == {'bn': 9600, 'rest': 11164362, 'bn_not_first': 9472, 'bn_not_last': 8576, 'random2': 9600}
+    assert r18['parts'] == {'bn': 9600, 'rest': 11164362, 'bn_not_first': 9472, 'bn_not_last': 8576, 'random2': 9600,
+                            'norm': 9600, 'bn_stats': 0, 'bn_affine': 9600}  # the last three: beyond the paper (issue 16)
+    assert info['vgg16']['parts']['bn'] == 2*(2*64 + 2*128 + 3*256 + 3*512 + 3*512) == 8448
+    assert info['resnet18-gn']['parts']['norm'] == info['resnet18-ln']['parts']['norm'] == 9600 and 'bn' not in info['resnet18-gn']['parts']
     assert (info['resnet50']['parts']['bn'], info['resnet50']['parts']['rest']) == (53120, 23467722)
     assert (info['resnet152']['parts']['bn'], info['resnet152']['parts']['rest']) == (151424, 58005194)
     table7 = [l.split()[0] for l in (ROOT/'tests'/'table7_rows.txt').read_text().split('\n') if l.strip()]
@@ -18,7 +21,7 @@ def test_models_json_matches_paper():
 def test_list_names_every_table_and_figure():
     info = json.loads(cli('list', '--json').stdout)
     names = [d['name'] for d in info]
-    assert names == ['table1', 'table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig2']
+    assert names == ['table1', 'table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig2', 'norms', 'bnstats', 'vgg']
     for d in info: assert (ROOT/d['notebook']).exists()
 
 def test_run_table1_smoke_then_cached(table1_smoke):
