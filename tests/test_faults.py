@@ -45,7 +45,8 @@ def test_two_runners_train_each_run_once(tmp_path):
              for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    status = [l.split()[0] for o in outs for l in o.splitlines() if l.strip().startswith(('ran ', 'cached ', 'waited ', 'resumed '))]
+    # one line per run: '  [i/n] STATUS label ...'
+    status = [w[1] for o in outs for w in map(str.split, o.splitlines()) if len(w) > 1 and w[0].startswith('[') and w[1] in ('ran', 'cached', 'waited', 'resumed')]
     assert status.count('ran') == 6 and len(status) == 12, status
     recs = records(tmp_path)
     assert len(recs) == 6 and all(set(r['metrics']) == {'clean_loss', 'clean_acc', 'adv_loss', 'adv_acc'} for r in recs)
