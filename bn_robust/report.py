@@ -724,11 +724,14 @@ def beyond_report(out, show=print) -> list:
     for profile in sorted(set(df.profile)):
         scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
         h = check_hypotheses(df, profile)
+        if (h.verdict == 'no data').all(): continue  # none of their runs at this profile (Table 1's shared runs alone test none)
         show(f"## Hypotheses beyond the paper [{profile}]\n{scale}; written before the runs; verdicts from means over seeds against the seed spread")
         show(h); files += write_table(h, rep/f"hypotheses-{profile}", f"Hypotheses beyond the paper (written before their runs) checked on the {scale} records")
         for exp in ('norms', 'bnstats', 'vgg'):
             recs = experiment_records(exp, df, profile)
-            if recs.empty: continue
+            seeds = sorted(df[df.profile == profile].seed.unique().tolist())
+            own = {c.id for c in get_experiment(exp).runs(profile, seeds)} - {c.id for c in get_experiment('table1').runs(profile, seeds)}
+            if recs.empty or not set(recs.id) & own: continue  # runs of its own, not only those it shares with Table 1
             t = beside_bn(exp, df, profile)
             cap = f"{get_experiment(exp).title} [{profile}], beside BN ResNet-18. {provenance(exp, df, profile)}"
             show(f"## {cap}"); show(t); files += write_table(t, rep/f"{exp}-beside-bn-{profile}", cap)
