@@ -122,6 +122,10 @@ def load_records(out) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_report.ipynb #4f8acfd6
+def _row(exp: str, cfg: dict) -> str:
+    "The row of `exp` a run with config `cfg` fills (Figure 1's rows carry their architecture)"
+    return row_name(exp, cfg) + ('' if exp != 'fig1' else f" {cfg['arch']}")
+
 def experiment_records(exp: str, df: pd.DataFrame, profile: str) -> pd.DataFrame:
     "The records of experiment `exp` at `profile`, for every seed that has any, with their row names"
     if df.empty: return df
@@ -129,7 +133,7 @@ def experiment_records(exp: str, df: pd.DataFrame, profile: str) -> pd.DataFrame
     seeds = sorted(df[df.profile == profile].seed.unique().tolist())
     ids = {c.id: c for c in e.runs(profile, seeds)} if seeds else {}
     sel = df[df.id.isin(ids)].copy()
-    sel['row'] = [row_name(exp, r['config']) + ('' if exp != 'fig1' else f" {r['config']['arch']}") for r in sel.record]
+    sel['row'] = [_row(exp, r['config']) for r in sel.record]
     return sel
 
 def rows_run(exp: str, df: pd.DataFrame, profile: str) -> tuple:
@@ -137,8 +141,7 @@ def rows_run(exp: str, df: pd.DataFrame, profile: str) -> tuple:
     e = get_experiment(exp)
     o = experiment_records(exp, df, profile)
     seeds = sorted(df[df.profile == profile].seed.unique().tolist()) if len(df) else []
-    name = lambda c: row_name(exp, c.to_json()) + ('' if exp != 'fig1' else f" {c.arch}")
-    every = list(dict.fromkeys(name(c) for c in e.runs(profile, seeds[:1] or [0]) if c.part is not None))
+    every = list(dict.fromkeys(_row(exp, c.to_json()) for c in e.runs(profile, seeds[:1] or [0]) if c.part is not None))
     have = [r for r in every if len(o) and r in set(o[o.part.notna()].row)]
     return have, every
 
@@ -161,7 +164,10 @@ def compare(exp: str, df: pd.DataFrame, profile: str, keep_missing=False) -> pd.
     "Per row of the paper's table: the paper's value, ours (mean ± std over seeds), n and the difference, per metric; rows without our runs are left out (listed in `.attrs['not_run']`) unless `keep_missing`"
     ours = experiment_records(exp, df, profile)
     paper = PAPER[PAPER.table == exp].set_index('row')
-    rows = list(paper.index) + [r for r in (ours.row.unique() if len(ours) else []) if r not in paper.index]
+    seeds = sorted(ours.seed.unique().tolist()) if len(ours) else [0]
+    order = list(dict.fromkeys(_row(exp, c.to_json()) for c in get_experiment(exp).runs(profile, seeds[:1])))  # the experiment's own order
+    have = set(ours.row) if len(ours) else set()
+    rows = list(paper.index) + [r for r in order + sorted(have - set(order)) if r in have and r not in paper.index]
     out = []
     for r in rows:
         o = ours[ours.row == r] if len(ours) else ours
@@ -238,10 +244,26 @@ def _legend_below(fig, axes, ncol=4):
     h, l = axes[0].get_legend_handles_labels()
     fig.legend(h, l, loc='lower center', ncol=ncol, fontsize=8, frameon=False)
 
+def _bn_reference(exp: str, t: pd.DataFrame, df: pd.DataFrame, profile: str) -> pd.DataFrame:
+    "For an experiment beyond the paper: per row of `t`, the BN ResNet-18 (Table 1) row of the same profile (mean, std), where it is other runs than the row's own"
+    ours, t1 = experiment_records(exp, df, profile), experiment_records('table1', df, profile)
+    ref = compare('table1', df, profile)
+    out = pd.DataFrame(np.nan, index=t.index, columns=[f'_{k}_{s}' for k in METRICS for s in ('paper', 'paper_std')])
+    for r in t.index:
+        b = _bn_row(r)
+        same = len(ours) and len(t1) and set(ours[ours.row == r].id) == set(t1[t1.row == b].id)
+        if b in ref.index and not same:
+            for k in METRICS: out.loc[r, [f'_{k}_paper', f'_{k}_paper_std']] = ref.loc[b, [f'_{k}_ours', f'_{k}_ours_std']].to_numpy(float)
+    return out
+
 def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc', 'adv_acc')):
-    "Bars of ours (error bar: seed std) beside the paper's (error bar: its ±) for each row; a row we did not run says so instead of a bar"
+    "Bars of ours (error bar: seed std) beside the paper's (error bar: its ±) for each row, or for an experiment beyond the paper beside BN ResNet-18 of the same profile; a row we did not run says so instead of a bar"
     import matplotlib.pyplot as plt
     t = compare(exp, df, profile, keep_missing=True)
+    beyond = exp not in PAPER.table.values
+    if beyond: t = t.assign(**_bn_reference(exp, t, df, profile))
+    ref_label = f'BN ResNet-18, {profile} (± seed std)' if beyond else 'paper (± its std)'
+    if beyond and t[[f'_{k}_paper' for k in metrics]].isna().all().all(): ref_label = '_nolegend_'  # nothing to stand beside
     tall = len(t) > 12  # Table 7's 42 rows: one metric per row of panels, or the figure is a thin strip
     shape, size = ((len(metrics), 1), (max(9, 0.3*len(t)), 3.4*len(metrics) + 0.8)) if tall else ((1, len(metrics)), (max(4.5, 0.75*len(t))*len(metrics), 4.4))
     fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
@@ -249,7 +271,7 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
     for ax, k in zip(axes.flat, metrics):
         p, ps = t[f'_{k}_paper'].to_numpy(float), t[f'_{k}_paper_std'].to_numpy(float)
         o, os_ = t[f'_{k}_ours'].to_numpy(float), t[f'_{k}_ours_std'].to_numpy(float)
-        bp = ax.bar(x - 0.2, np.nan_to_num(p), 0.4, yerr=np.nan_to_num(ps), capsize=2, label='paper (± its std)', color='lightgray', edgecolor='k')
+        bp = ax.bar(x - 0.2, np.nan_to_num(p), 0.4, yerr=np.nan_to_num(ps), capsize=2, label=ref_label, color='lightgray', edgecolor='k')
         bo = ax.bar(x + 0.2, np.where(np.isnan(o), 0, o), 0.4, yerr=np.nan_to_num(os_), capsize=2, label=f'ours, {profile} (± seed std)', color='tab:orange')
         for bars, vals in ((bp, p), (bo, o)):
             ax.bar_label(bars, labels=['' if np.isnan(v) else f"{v:.2f}" for v in vals], fontsize=fs, padding=1, rotation=90 if tall else 0)
@@ -258,7 +280,7 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
             ax.text(x[i] + 0.2, 0.005, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=fs + 1, color='tab:red')
         for i in np.flatnonzero(np.isnan(p)):
             bp[i].set_visible(False)
-            ax.text(x[i] - 0.2, 0.005, 'not in paper', rotation=90, ha='center', va='bottom', fontsize=fs, color='gray')
+            if not beyond: ax.text(x[i] - 0.2, 0.005, 'not in paper', rotation=90, ha='center', va='bottom', fontsize=fs, color='gray')
         ax.set_xticks(x, t.index, rotation=60 if len(t) > 6 else 20, ha='right', fontsize=7); ax.set_ylabel(k.replace('_', ' '))
         top = np.nanmax(np.concatenate([p + np.nan_to_num(ps), o + np.nan_to_num(os_), [0.05]]))
         ax.set_ylim(0, min(1.0, 1.2*top + 0.03)); ax.margins(x=0.01)
