@@ -165,7 +165,7 @@ def eval_run(cfg: RunConfig, attack: str, out='outputs', n=None, device='auto', 
     path.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(path.with_suffix('.lock')) as lock:
         if (e := _valid_eval(path, cfg, spec, n)) is not None: return e, 'waited' if lock.waited else 'cached'
-        model = make_model(cfg.arch, cfg.width)
+        model = make_model(cfg.arch, cfg.width, norm=cfg.norm)  # as its run was trained: BN, GroupNorm or LayerNorm
         model.load_state_dict(load_torch(run_dir(out, cfg)/'model.pt', 'weights'))
         rec = load_record(out, cfg)
         fmt = torch.channels_last if rec.get('options', {}).get('channels_last') else torch.contiguous_format
