@@ -726,8 +726,8 @@ def _bn_row(row: str) -> str:
     return r
 
 def beside_bn(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc', 'adv_acc')) -> pd.DataFrame:
-    "Experiment `exp`'s rows (mean ± std over seeds) beside the BN ResNet-18 (Table 1) rows of the same profile"
-    t, ref = compare(exp, df, profile), compare('table1', df, profile)
+    "Experiment `exp`'s rows (mean ± std over seeds) beside the BN ResNet-18 (Table 1) rows of the same profile; AutoAttack and audit columns where `df` has evals (`add_evals`)"
+    t, ref = eval_columns(compare(exp, df, profile), exp, df, profile), compare('table1', df, profile)
     out = []
     for r in t.index:
         d = {'row': r, 'n_seeds': t.loc[r, 'n_seeds']}
@@ -735,6 +735,8 @@ def beside_bn(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc', 'a
             d[f'{k} ours'] = t.loc[r, f'{k} ours']
             b = _bn_row(r)
             d[f'{k} BN ResNet-18'] = ref.loc[b, f'{k} ours'] if b in ref.index else ''
+        for c in ('adv_acc AutoAttack ours', 'audit'):
+            if c in t: d[c] = t.loc[r, c]
         out.append(d)
     return pd.DataFrame(out).set_index('row')
 
@@ -743,10 +745,14 @@ def beyond_report(out, show=print) -> list:
     df = load_records(out)
     rep, files = Path(out)/'reports', []
     if df.empty: return files
+    df = add_evals(df, out)
     for profile in sorted(set(df.profile)):
         scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
         h = check_hypotheses(df, profile)
         if (h.verdict == 'no data').all(): continue  # none of their runs at this profile (Table 1's shared runs alone test none)
+        if _has_aa(df):  # the same hypotheses with AutoAttack's robust accuracy (first N test images) for adv_acc
+            ha = check_hypotheses(aa_frame(df), profile)
+            h['verdict AutoAttack'], h['ours AutoAttack'] = ha.verdict, ha.ours
         show(f"## Hypotheses beyond the paper [{profile}]\n{scale}; written before the runs; verdicts from means over seeds against the seed spread")
         show(h); files += write_table(h, rep/f"hypotheses-{profile}", f"Hypotheses beyond the paper (written before their runs) checked on the {scale} records")
         for exp in ('norms', 'bnstats', 'vgg'):
