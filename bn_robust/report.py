@@ -272,12 +272,13 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
         p, ps = t[f'_{k}_paper'].to_numpy(float), t[f'_{k}_paper_std'].to_numpy(float)
         o, os_ = t[f'_{k}_ours'].to_numpy(float), t[f'_{k}_ours_std'].to_numpy(float)
         bp = ax.bar(x - 0.2, np.nan_to_num(p), 0.4, yerr=np.nan_to_num(ps), capsize=2, label=ref_label, color='lightgray', edgecolor='k')
-        bo = ax.bar(x + 0.2, np.where(np.isnan(o), 0, o), 0.4, yerr=np.nan_to_num(os_), capsize=2, label=f'ours, {profile} (± seed std)', color='tab:orange')
+        dx, w = (0.0, 0.6) if ref_label == '_nolegend_' else (0.2, 0.4)  # nothing beside ours: centred
+        bo = ax.bar(x + dx, np.where(np.isnan(o), 0, o), w, yerr=np.nan_to_num(os_), capsize=2, label=f'ours, {profile} (± seed std)', color='tab:orange')
         for bars, vals in ((bp, p), (bo, o)):
             ax.bar_label(bars, labels=['' if np.isnan(v) else f"{v:.2f}" for v in vals], fontsize=fs, padding=1, rotation=90 if tall else 0)
         for i in np.flatnonzero(np.isnan(o)):
             bo[i].set_visible(False)
-            ax.text(x[i] + 0.2, 0.005, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=fs + 1, color='tab:red')
+            ax.text(x[i] + dx, 0.005, NOT_RUN, rotation=90, ha='center', va='bottom', fontsize=fs + 1, color='tab:red')
         for i in np.flatnonzero(np.isnan(p)):
             bp[i].set_visible(False)
             if not beyond: ax.text(x[i] - 0.2, 0.005, 'not in paper', rotation=90, ha='center', va='bottom', fontsize=fs, color='gray')
