@@ -280,10 +280,12 @@ def run_evals(out, cfg: RunConfig, n: int) -> dict:
 def write_audit(out, cfg: RunConfig, n: int) -> dict:
     "Audit run `cfg` from its evals on its first `n` test images into `evals/audit.json`"
     evs = run_evals(out, cfg, n)
-    a = {'run_id': cfg.id, 'label': cfg.label, 'images': f"first {n}", **audit(evs), 'evals': sorted(e['eval_id'] for e in evs.values()),
-         'git_commit': git_commit()}
-    write_json(run_dir(out, cfg)/'evals'/'audit.json', a)
-    return a
+    a = {'run_id': cfg.id, 'label': cfg.label, 'images': f"first {n}", **audit(evs), 'evals': sorted(e['eval_id'] for e in evs.values())}
+    p = run_dir(out, cfg)/'evals'/'audit.json'
+    old = read_json(p)
+    if isinstance(old, dict) and {k: v for k, v in old.items() if k != 'git_commit'} == json.loads(json.dumps(a)): return old  # same verdicts from the same evals: kept as written
+    write_json(p, {**a, 'git_commit': git_commit()})
+    return {**a, 'git_commit': git_commit()}
 
 def eval_experiment(name, profile='mini', seeds=(0,), attacks=('autoattack',), n=None, device='auto', data_dir=None,
                     out='outputs', arch=None, log=print) -> list:

@@ -8,8 +8,9 @@ __all__ = ['METRICS', 'PAPER', 'NOT_RUN', 'FIG2_FINDING', 'BN_A', 'CLAIM_SCALES'
            'not_run_line', 'compare', 'shown', 'compute_time', 'provenance', 'to_markdown', 'write_table',
            'short_title', 'plot_compare', 'plot_depth', 'plot_bn_hist', 'Term', 'Claim', 'expected_at', 'paper_frame',
            'check_claims', 'plot_claims', 'load_evals', 'add_evals', 'eval_columns', 'aa_frame', 'claims_summary',
-           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'build_report',
-           'check_hypotheses', 'beside_bn', 'beyond_report']
+           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'run_evals_of',
+           'weights_line', 'evals_table', 'eval_times', 'report_eval_table', 'build_report', 'check_hypotheses',
+           'beside_bn', 'beyond_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
 import json, math
@@ -634,6 +635,69 @@ def report_claims_by_attack(df, profile, rep, show=print) -> list:
     show(t)
     return write_table(t, Path(rep)/f"claims-{profile}-pgd-vs-autoattack", f"The paper's claims under PGD and under AutoAttack [{profile}]")
 
+# %% ../nbs/07_report.ipynb #ev7a0002
+_SWEEP = ('pgd-20-eps16', 'pgd-20-eps32', 'pgd-20-eps64')
+
+def run_evals_of(out, run_id) -> tuple:
+    "(audit, {attack: eval}) of run `run_id` under `out`: its audit and the evals it was made from; (None, {}) if not audited"
+    d = Path(out, 'runs', run_id, 'evals')
+    a = read_json(d/'audit.json')
+    if not isinstance(a, dict): return None, {}
+    evs = [read_json(d/f"{i}.json") for i in a.get('evals', [])]
+    return a, {e['attack']: e for e in evs if isinstance(e, dict) and 'attack' in e}
+
+def weights_line(evs: dict) -> str:
+    "Where a run's evaluated weights came from, and whether their clean accuracy on all test images equals the record's"
+    w = [e.get('weights') or {} for e in evs.values()]
+    src = 'retrained' if any(x.get('source') == 'retrained' for x in w) else '/'.join(sorted({x.get('source', '?') for x in w}))
+    off = [x for x in w if x.get('matches_record') is False]
+    if not off: return src + (', matches record' if any(x.get('matches_record') for x in w) else '')
+    return f"{src}, differs from record (clean {off[0]['clean_acc_all_test']:.3f} vs {off[0]['record_clean_acc']:.3f})"
+
+def evals_table(df: pd.DataFrame, out, profile: str) -> pd.DataFrame:
+    "One row per audited run at `profile`, by experiment and row: robust accuracy per attack on the audit's images, audit, weights, seconds per attack"
+    rows, seen = [], set()
+    for exp in EXPERIMENTS:
+        o = experiment_records(exp, df, profile)
+        if o.empty: continue
+        order = {r: k for k, r in enumerate(dict.fromkeys(_row(exp, c.to_json()) for c in get_experiment(exp).runs(profile, sorted(int(s) for s in o.seed.unique()))))}
+        for _, r in o.assign(_k=o.row.map(order)).sort_values(['_k', 'seed'], kind='stable').iterrows():
+            a, evs = run_evals_of(out, r.id) if r.id not in seen else (None, {})
+            if a is None: continue
+            seen.add(r.id)
+            acc, sec = a.get('robust_acc', {}), lambda k: round(evs[k]['wall_seconds']) if k in evs else np.nan
+            rows.append({'run id': r.id, 'experiment': exp, 'row': r.row, 'seed': int(r.seed), 'images': f"first {a.get('n')}",
+                         'clean': next(iter(evs.values()))['clean_acc'] if evs else np.nan,
+                         **{k: acc.get(a_) for k, a_ in (('PGD-20', 'pgd-20'), ('PGD-100', 'pgd-100'), ('APGD-CE', 'apgd-ce'), ('AutoAttack', 'autoattack'))},
+                         'audit': a.get('summary'), 'weights': weights_line(evs),
+                         's PGD-20': sec('pgd-20'), 's PGD-100': sec('pgd-100'), 's eps sweep (3)': sum(sec(k) for k in _SWEEP),
+                         's AutoAttack': sec('autoattack'), 'device': ', '.join(sorted({str(e.get('device_name')) for e in evs.values()}))})
+    return pd.DataFrame(rows).set_index('run id') if rows else pd.DataFrame()
+
+def eval_times(t: pd.DataFrame) -> pd.DataFrame:
+    "Wall seconds per run of each attack in `evals_table` `t`: runs, median, range and total, per device"
+    rows = []
+    for dev, g in t.groupby('device'):
+        for col in [c for c in t.columns if c.startswith('s ')]:
+            v = g[col].dropna()
+            if len(v): rows.append({'attack': col[2:], 'device': dev, 'runs': len(v), 'median s': round(v.median()), 'min s': round(v.min()),
+                                    'max s': round(v.max()), 'total min': round(v.sum()/60, 1)})
+    return pd.DataFrame(rows).set_index('attack') if rows else pd.DataFrame()
+
+def report_eval_table(df: pd.DataFrame, out, profile: str, rep, show=print) -> list:
+    "`evals-<profile>` (every audited run) and `eval-times-<profile>` (seconds per attack) under `rep`, if any run at `profile` is audited"
+    t = evals_table(df, out, profile)
+    if t.empty: return []
+    scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
+    cap = (f"Every audited run [{profile}], {scale}: {len(t)} runs; robust accuracy under each attack on the "
+           f"{'/'.join(sorted(set(t.images)))} test images, the audit, where the evaluated weights came from, and wall seconds per "
+           f"attack as measured (on a machine that may have run other work beside: upper bounds). Files: runs/<run id>/evals/.")
+    show(f"## {cap}"); show(t)
+    tt = eval_times(t)
+    tcap = f"Wall seconds per run of each attack of the audit [{profile}], from [evals-{profile}.md](evals-{profile}.md)"
+    show(f"### {tcap}"); show(tt)
+    return write_table(t, Path(rep)/f"evals-{profile}", cap) + write_table(tt, Path(rep)/f"eval-times-{profile}", tcap)
+
 # %% ../nbs/07_report.ipynb #b2e78239
 def _claims_link(profile): return f"The paper's claims checked on these records: [claims-{profile}.md](claims-{profile}.md) (figure claims-{profile}.png)."
 
@@ -653,6 +717,7 @@ def build_report(out, show=print) -> list:
              f"Figure: our margin per claim (bar, ± spread, coloured by verdict) beside the paper's margin (black mark).")
         show(shown(claims))
         files += report_claims_by_attack(df, profile, rep, show)
+        files += report_eval_table(df, out, profile, rep, show)
         files += write_table(claims, rep/f"claims-{profile}", f"The paper's claims checked on the {scale} records")
         fig = plot_claims(claims, profile); files += save(fig, rep/f"claims-{profile}"); show(fig); plt.close(fig)
         counted, skipped = set(), []

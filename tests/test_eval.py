@@ -37,10 +37,10 @@ def test_eval_then_report(tmp_path, light_aa):
         a = json.loads((d/'audit.json').read_text())
         assert set(a['checks']) == set('abcde') and a['verdict'] in ('ok', 'suspect', 'incomplete') and a['n'] == 20
         assert a['checks']['b']['verdict'] != 'not run' and a['checks']['d']['verdict'] == 'not run'
-    files = {p: p.stat().st_mtime_ns for p in out.glob('runs/*/evals/*-n20-*.json')}
+    files = {p: p.stat().st_mtime_ns for p in [*out.glob('runs/*/evals/*-n20-*.json'), *out.glob('runs/*/evals/audit.json')]}
     records = {p: p.read_bytes() for p in recs}
-    main(argv)  # everything cached: no eval file written again, no record touched
-    assert {p: p.stat().st_mtime_ns for p in out.glob('runs/*/evals/*-n20-*.json')} == files
+    main(argv)  # everything cached: no eval or audit file written again, no record touched
+    assert {p: p.stat().st_mtime_ns for p in files} == files
     assert {p: p.read_bytes() for p in recs} == records
     cli('report', '--out', out)
     rep = out/'reports'
@@ -50,6 +50,12 @@ def test_eval_then_report(tmp_path, light_aa):
     both = (rep/'claims-smoke-pgd-vs-autoattack.md').read_text()
     assert 'verdict PGD' in both and 'verdict AutoAttack' in both
     assert (rep/'table1-smoke-autoattack.png').stat().st_size > 0
+    ev = (rep/'evals-smoke.csv').read_text().splitlines()  # every audited run once, with its AutoAttack accuracy as in its eval file
+    assert len(ev) == 1 + 6 and (rep/'eval-times-smoke.md').exists()
+    import pandas as pd
+    t = pd.read_csv(rep/'evals-smoke.csv', index_col=0)
+    for rid, acc in t.AutoAttack.items():
+        assert acc == json.loads(next((out/'runs'/rid/'evals').glob('autoattack-n20-*.json')).read_text())['robust_acc']
 
 @pytest.mark.parametrize('bad, msg', [(['--attack', 'pgd20'], "unknown attack 'pgd20'"), (['--attack', 'autoattack', '--n', '0'], '--n must be a positive')])
 def test_eval_bad_input(tmp_path, bad, msg):
