@@ -9,8 +9,8 @@ __all__ = ['METRICS', 'PAPER', 'NOT_RUN', 'FIG2_FINDING', 'BN_A', 'CLAIM_SCALES'
            'short_title', 'plot_compare', 'plot_depth', 'plot_bn_hist', 'Term', 'Claim', 'expected_at', 'paper_frame',
            'check_claims', 'plot_claims', 'load_evals', 'add_evals', 'eval_columns', 'aa_frame', 'claims_summary',
            'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'run_evals_of',
-           'weights_line', 'evals_table', 'eval_times', 'report_eval_table', 'build_report', 'check_hypotheses',
-           'beside_bn', 'beyond_report']
+           'weights_line', 'row_order', 'evals_table', 'eval_times', 'report_eval_table', 'build_report',
+           'check_hypotheses', 'beside_bn', 'beyond_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
 import json, math
@@ -596,7 +596,7 @@ def plot_pgd_vs_aa(exp: str, df: pd.DataFrame, profile: str):
     o = experiment_records(exp, df, profile)
     if o.empty or not _has_aa(o): return None
     o = o[o.aa_acc.notna()]
-    rows = list(dict.fromkeys(o.row))
+    rows = row_order(exp, o, profile)
     if len(rows) < 2: return None  # one row (a shared base run) is no comparison
     fig, ax = plt.subplots(figsize=(max(7, 1.2*len(rows)), 3.8))
     x = np.arange(len(rows))
@@ -654,13 +654,18 @@ def weights_line(evs: dict) -> str:
     if not off: return src + (', matches record' if any(x.get('matches_record') for x in w) else '')
     return f"{src}, differs from record (clean {off[0]['clean_acc_all_test']:.3f} vs {off[0]['record_clean_acc']:.3f})"
 
+def row_order(exp: str, o: pd.DataFrame, profile: str) -> list:
+    "The rows of `o` (from `experiment_records`) in the order the experiment lists them"
+    every = dict.fromkeys(_row(exp, c.to_json()) for c in get_experiment(exp).runs(profile, sorted(int(s) for s in o.seed.unique())))
+    return [r for r in every if r in set(o.row)] + sorted(set(o.row) - set(every))
+
 def evals_table(df: pd.DataFrame, out, profile: str) -> pd.DataFrame:
     "One row per audited run at `profile`, by experiment and row: robust accuracy per attack on the audit's images, audit, weights, seconds per attack"
     rows, seen = [], set()
     for exp in EXPERIMENTS:
         o = experiment_records(exp, df, profile)
         if o.empty: continue
-        order = {r: k for k, r in enumerate(dict.fromkeys(_row(exp, c.to_json()) for c in get_experiment(exp).runs(profile, sorted(int(s) for s in o.seed.unique()))))}
+        order = {r: k for k, r in enumerate(row_order(exp, o, profile))}
         for _, r in o.assign(_k=o.row.map(order)).sort_values(['_k', 'seed'], kind='stable').iterrows():
             a, evs = run_evals_of(out, r.id) if r.id not in seen else (None, {})
             if a is None: continue
