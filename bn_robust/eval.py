@@ -284,8 +284,9 @@ def write_audit(out, cfg: RunConfig, n: int) -> dict:
     p = run_dir(out, cfg)/'evals'/'audit.json'
     old = read_json(p)
     if isinstance(old, dict) and {k: v for k, v in old.items() if k != 'git_commit'} == json.loads(json.dumps(a)): return old  # same verdicts from the same evals: kept as written
-    write_json(p, {**a, 'git_commit': git_commit()})
-    return {**a, 'git_commit': git_commit()}
+    a['git_commit'] = git_commit()
+    write_json(p, a)
+    return a
 
 def eval_experiment(name, profile='mini', seeds=(0,), attacks=('autoattack',), n=None, device='auto', data_dir=None,
                     out='outputs', arch=None, log=print) -> list:

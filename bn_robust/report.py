@@ -8,9 +8,9 @@ __all__ = ['METRICS', 'PAPER', 'NOT_RUN', 'FIG2_FINDING', 'BN_A', 'CLAIM_SCALES'
            'not_run_line', 'compare', 'shown', 'compute_time', 'provenance', 'to_markdown', 'write_table',
            'short_title', 'plot_compare', 'plot_depth', 'plot_bn_hist', 'Term', 'Claim', 'expected_at', 'paper_frame',
            'check_claims', 'plot_claims', 'load_evals', 'add_evals', 'eval_columns', 'aa_frame', 'claims_summary',
-           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'run_evals_of',
-           'weights_line', 'row_order', 'evals_table', 'eval_times', 'report_eval_table', 'build_report',
-           'check_hypotheses', 'beside_bn', 'beyond_report']
+           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'weights_line', 'row_order',
+           'evals_table', 'eval_times', 'report_eval_table', 'build_report', 'check_hypotheses', 'beside_bn',
+           'beyond_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
 import json, math
@@ -636,15 +636,10 @@ def report_claims_by_attack(df, profile, rep, show=print) -> list:
     return write_table(t, Path(rep)/f"claims-{profile}-pgd-vs-autoattack", f"The paper's claims under PGD and under AutoAttack [{profile}]")
 
 # %% ../nbs/07_report.ipynb #ev7a0002
-_SWEEP = ('pgd-20-eps16', 'pgd-20-eps32', 'pgd-20-eps64')
+from .eval import run_evals
+from .runs import RunConfig
 
-def run_evals_of(out, run_id) -> tuple:
-    "(audit, {attack: eval}) of run `run_id` under `out`: its audit and the evals it was made from; (None, {}) if not audited"
-    d = Path(out, 'runs', run_id, 'evals')
-    a = read_json(d/'audit.json')
-    if not isinstance(a, dict): return None, {}
-    evs = [read_json(d/f"{i}.json") for i in a.get('evals', [])]
-    return a, {e['attack']: e for e in evs if isinstance(e, dict) and 'attack' in e}
+_SWEEP = ('pgd-20-eps16', 'pgd-20-eps32', 'pgd-20-eps64')
 
 def weights_line(evs: dict) -> str:
     "Where a run's evaluated weights came from, and whether their clean accuracy on all test images equals the record's"
@@ -667,9 +662,11 @@ def evals_table(df: pd.DataFrame, out, profile: str) -> pd.DataFrame:
         if o.empty: continue
         order = {r: k for k, r in enumerate(row_order(exp, o, profile))}
         for _, r in o.assign(_k=o.row.map(order)).sort_values(['_k', 'seed'], kind='stable').iterrows():
-            a, evs = run_evals_of(out, r.id) if r.id not in seen else (None, {})
-            if a is None: continue
+            if r.id in seen: continue
+            a = read_json(Path(out, 'runs', r.id, 'evals', 'audit.json'))
+            if not isinstance(a, dict): continue
             seen.add(r.id)
+            evs = run_evals(out, RunConfig(**r.record['config']), a.get('n'))  # the evals the audit was made from
             acc, sec = a.get('robust_acc', {}), lambda k: round(evs[k]['wall_seconds']) if k in evs else np.nan
             rows.append({'run id': r.id, 'experiment': exp, 'row': r.row, 'seed': int(r.seed), 'images': f"first {a.get('n')}",
                          'clean': next(iter(evs.values()))['clean_acc'] if evs else np.nan,
