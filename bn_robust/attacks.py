@@ -59,11 +59,12 @@ def attack_mode(model, bn_mode='eval'):
                 for k, v in bufs.items(): getattr(m, k).copy_(v)
 
 # %% ../nbs/02_attacks.ipynb #4fe53682
-def pgd(model, x, y, attack: Attack = TRAIN_ATTACK, fold_bn=True) -> torch.Tensor:
+def pgd(model, x, y, attack: Attack = TRAIN_ATTACK, fold_bn=True, generator=None) -> torch.Tensor:
     "Adversarial examples for (`x`, `y`) within `attack.eps` of `x` (l_inf) and inside [0, 1]; `fold_bn`: see `folded_bn`"
+    # `generator`: the random starts' stream (a run's own, so that runs side by side never share one); None: torch's global one
     lo, hi = (x - attack.eps).clamp(min=0), (x + attack.eps).clamp(max=1)
     with attack_mode(model, attack.bn_mode), (folded_bn() if fold_bn else nullcontext()):  # folds eval-mode BN only
-        x_adv = x + torch.empty_like(x).uniform_(-attack.eps, attack.eps) if attack.random_start else x.clone()
+        x_adv = x + torch.empty_like(x).uniform_(-attack.eps, attack.eps, generator=generator) if attack.random_start else x.clone()
         x_adv = torch.min(torch.max(x_adv, lo), hi)
         for _ in range(attack.steps):
             x_adv.requires_grad_(True)
@@ -74,7 +75,7 @@ def pgd(model, x, y, attack: Attack = TRAIN_ATTACK, fold_bn=True) -> torch.Tenso
 
 # %% ../nbs/02_attacks.ipynb #65c0c537
 def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress=True, desc='eval',
-             fold_bn=True) -> dict:
+             fold_bn=True, generator=None) -> dict:
     "Clean and adversarial loss and accuracy of `model` on uint8 images `x` and labels `y` (attack=None: clean only)"
     was_training = model.training
     model.eval()
@@ -86,7 +87,7 @@ def evaluate(model, x, y, attack: Attack = EVAL_ATTACK, batch_size=500, progress
                 out = model(xb)
                 sums[0] += F.cross_entropy(out, yb, reduction='sum'); sums[1] += (out.argmax(1) == yb).sum()
             if attack is None: continue
-            xa = pgd(model, xb, yb, attack, fold_bn)
+            xa = pgd(model, xb, yb, attack, fold_bn, generator)
             with torch.no_grad():
                 out = model(xa)
                 sums[2] += F.cross_entropy(out, yb, reduction='sum'); sums[3] += (out.argmax(1) == yb).sum()

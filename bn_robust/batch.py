@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['NB_PARAMS', 'DEFAULT_OUT', 'COMMITTED_OUT', 'ADD_ENV', 'RERUN_TOL', 'SPREAD_K', 'resolve_out', 'check_params',
-           'measured_rate', 'run_seconds', 'start_budget', 'budget_gate', 'budgeted_run', 'budget_report',
-           'experiment_done', 'tracked_records', 'check_not_committed', 'run_experiment', 'notebooks_dir',
-           'execute_notebook', 'repro_case', 'seed_spread', 'rerun', 'format_rerun']
+           'measured_rate', 'run_seconds', 'start_budget', 'budget_gate', 'start_refusal', 'budgeted_run',
+           'budget_report', 'experiment_done', 'tracked_records', 'check_not_committed', 'run_together',
+           'run_experiment', 'notebooks_dir', 'execute_notebook', 'repro_case', 'seed_spread', 'rerun', 'format_rerun']
 
 # %% ../nbs/06_batch.ipynb #d8b9835d
 import json, math, os, subprocess, sys, time
@@ -16,9 +16,10 @@ import numpy as np
 
 from .models import ARCHS
 from .data import check_data_dir
-from .runs import (RunConfig, RunError, run_config, ensure_run, load_record, resolve_device, get_data,
+from .runs import (RunConfig, RunError, run_config, ensure_run, run_steps, load_record, resolve_device, get_data,
                             repo_root, check_profile, check_out_dir, run_dir, speed_options, read_json,
                             git_commit, device_name)
+from .together import Lanes
 from .experiments import EXPERIMENTS, get_experiment, fmt_seconds, run_flops, run_states, RATE
 
 # %% ../nbs/06_batch.ipynb #5dce8454
@@ -107,12 +108,16 @@ def budget_gate(cfg: RunConfig, out, device='auto') -> str | None:
     need = BUDGET_MARGIN*run_seconds(cfg, out, resolve_device(device))
     return None if need <= left else f"needs about {fmt_seconds(need)} with the margin, {fmt_seconds(left)} left"
 
+def start_refusal(cfg: RunConfig, out, device='auto', need_weights=False) -> str | None:
+    "Why run `cfg` must not start now under the time budget (None: it may; a cached run always may)"
+    d = run_dir(out, cfg)
+    if budget_left() is None or ((d/'record.json').exists() and (not need_weights or (d/'model.pt').exists())): return None
+    return budget_gate(cfg, out, device)
+
 def budgeted_run(cfg: RunConfig, out, device='auto', data_dir=None, progress=True, log=print, need_weights=False):
     "`ensure_run` within the time budget: (record, status); (None, 'stopped') leaves a resumable checkpoint, (None, 'deferred') started nothing"
-    d = run_dir(out, cfg)
-    if budget_left() is not None and not ((d/'record.json').exists() and (not need_weights or (d/'model.pt').exists())):
-        why = budget_gate(cfg, out, device)
-        if why: log(f"  not started: {cfg.label} ({cfg.id}): {why}"); return None, 'deferred'
+    why = start_refusal(cfg, out, device, need_weights)
+    if why: log(f"  not started: {cfg.label} ({cfg.id}): {why}"); return None, 'deferred'
     try: return ensure_run(cfg, out, device, data_dir, progress=progress, log=log, need_weights=need_weights)
     except OutOfBudget as e:
         log(f"  stopped: {cfg.label} ({cfg.id}): {e}; its checkpoint resumes next time"); return None, 'stopped'
@@ -161,9 +166,36 @@ def _progress_line(i, n, status, cfg, seconds, left) -> str:
     took = f"  ({fmt_seconds(seconds)})" if status != 'cached' else ''
     return f"  [{i}/{n}] {status:8s} {cfg.label:28s} seed {cfg.seed}  {cfg.id}{took}" + (f"; about {fmt_seconds(left)} left" if left else '')
 
+def run_together(cfgs: list, out, concurrent: int, device='auto', data_dir=None, log=print):
+    "Train runs `cfgs` up to `concurrent` at once in this process (`Lanes`); yields (cfg, record, status, seconds) as each ends"
+    lanes, waiting, claimed = Lanes(concurrent, resolve_device(device)), list(cfgs), {}
+    def claims(c):  # the runs that `c`'s generator may train: itself, and its base when the base has no weights yet
+        base = c.base_config() if c.part is not None else None
+        return {c.id} | ({base.id} if base and not (run_dir(out, base)/'model.pt').exists() else set())
+    def may_start(c):  # never two lanes on one run (its lock would stall this one thread); a base before its step-2 runs
+        return (not claims(c) & set().union(*(ids for _, ids in claimed.values())) and
+                not (c.part is not None and any(w.id == c.base_config().id for w in waiting)))
+    try:
+        while waiting or len(lanes):
+            for cfg in [c for c in waiting if may_start(c)]:
+                if not lanes.free: break
+                if not may_start(cfg): continue  # a run started just now claimed what this one needs
+                waiting.remove(cfg)
+                why = start_refusal(cfg, out, device)
+                if why: log(f"  not started: {cfg.label} ({cfg.id}): {why}"); yield cfg, None, 'deferred', 0.0; continue
+                claimed[cfg.id] = (time.time(), claims(cfg))
+                lanes.add(cfg, run_steps(cfg, out, device, data_dir, progress=False, log=log, together=concurrent))
+            for cfg, result, err in lanes.advance():
+                t0, _ = claimed.pop(cfg.id)
+                if isinstance(err, OutOfBudget):
+                    log(f"  stopped: {cfg.label} ({cfg.id}): {err}; its checkpoint resumes next time"); result = (None, 'stopped')
+                elif err is not None: raise err
+                yield (cfg, *result, time.time() - t0)
+    finally: lanes.close()
+
 def run_experiment(name, profile='mini', seeds=(0,), device='auto', data_dir=None, out_dir=DEFAULT_OUT, arch=None,
-                   progress=True, log=print, add_to_committed=None) -> list:
-    "Ensure every run of experiment `name`; one line per run with the time left (from the runs measured so far); returns their records"
+                   progress=True, log=print, add_to_committed=None, concurrent=1) -> list:
+    "Ensure every run of experiment `name` (`concurrent` > 1: that many at once, `run_together`); a line per run; their records"
     exp = get_experiment(name)
     cfgs = exp.runs(profile, seeds, arch)
     check_data_dir(data_dir)
@@ -176,18 +208,21 @@ def run_experiment(name, profile='mini', seeds=(0,), device='auto', data_dir=Non
     flops = {c.id: run_flops(c) for c in cfgs if c.id in todo}
     left_flops = sum(flops.values())
     done_flops = done_secs = 0.0
-    records = []
-    for i, cfg in enumerate(cfgs, 1):
-        t0 = time.time()
-        rec, status = budgeted_run(cfg, out, device, data_dir, progress=progress, log=log)
-        dt = time.time() - t0
+    records = {}
+    def one_at_a_time():
+        for cfg in cfgs:
+            t0 = time.time()
+            rec, status = budgeted_run(cfg, out, device, data_dir, progress=progress, log=log)
+            yield cfg, rec, status, time.time() - t0
+    ended = run_together(cfgs, out, concurrent, device, data_dir, log) if concurrent > 1 else one_at_a_time()
+    for i, (cfg, rec, status, dt) in enumerate(ended, 1):
         if cfg.id in todo:
             left_flops -= flops[cfg.id]
-            if status in ('ran', 'resumed'): done_flops += flops[cfg.id]; done_secs += dt
+            if status in ('ran', 'resumed'): done_flops += flops[cfg.id]; done_secs += dt/concurrent  # runs side by side share the time
         rate = done_flops/done_secs if done_secs > 0 else RATE[dev]  # measured on this machine once a run has trained
         log(_progress_line(i, len(cfgs), status, cfg, dt, left_flops/rate if left_flops > 0 else 0))
-        if rec is not None: records.append(rec)  # None: stopped or not started by the time budget (`--budget`)
-    return records
+        if rec is not None: records[cfg.id] = rec  # None: stopped or not started by the time budget (`--budget`)
+    return [records[c.id] for c in cfgs if c.id in records]
 
 # %% ../nbs/06_batch.ipynb #87043a27
 def notebooks_dir() -> Path:

@@ -72,6 +72,7 @@ def _parser():
     s.add_argument('--no-notebook', action='store_true', help='ensure the runs only; do not execute the notebooks')
     s.add_argument('--executor', default='inline', choices=EXECUTORS, help='inline (this process, default), local (worker processes), slurm or submitit-local (through submitit)')
     s.add_argument('--workers', type=int, default=1, help='worker processes for --executor local (one GPU each where GPUs exist)')
+    s.add_argument('--concurrent', type=int, default=1, metavar='N', help='train up to N runs at once in this process, on one device (own CUDA stream, graph and generator each; default 1)')
     s.add_argument('--partition', default=None, help='SLURM partition (--executor slurm)')
     s.add_argument('--gpus-per-job', type=int, default=1, help='GPUs per SLURM job')
     s.add_argument('--cpus-per-job', type=int, default=None, help='CPUs per SLURM job')
@@ -96,6 +97,9 @@ def _parser():
     s.add_argument('--width', type=float, default=None); s.add_argument('--json', action='store_true')
     s.add_argument('--batch-size', type=int, default=128); s.add_argument('--precision', default='fp32')
     s.add_argument('--compile', default='off', choices=COMPILE_MODES, help='torch.compile mode of the fast path (default off)')
+    s.add_argument('--concurrent', type=int, default=1, metavar='N', help='also time 1, 2, 4, ... up to N PGD-10 trainings side by side (`Lanes`)')
+    s.add_argument('--kernels', action='store_true', help='also count the kernels of one PGD-10 step and the GPU busy share (torch.profiler)')
+    s.add_argument('--add-to-committed', action='store_true', help='write into outputs/bench/ (the committed results) instead of outputs/yours/bench/')
     return p
 
 EXECUTORS = ('inline', 'local', 'slurm', 'submitit-local')
@@ -105,6 +109,13 @@ def _seeds(raw):
     except ValueError: raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}") from None
     if any(s < 0 for s in seeds): raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}")
     return seeds
+
+def _concurrent(a):
+    "The checked `--concurrent N`: runs side by side in this process, which is the inline executor's way"
+    if a.concurrent < 1: raise RunError(f"--concurrent must be a positive number of runs, got {a.concurrent}")
+    if a.concurrent > 1 and getattr(a, 'executor', 'inline') != 'inline':
+        raise RunError(f"--concurrent trains runs side by side in one process; --executor {a.executor} uses --workers instead: choose one")
+    return a.concurrent
 
 def _existing_out(raw) -> Path:
     "An outputs folder to read from: it must exist"
@@ -132,6 +143,7 @@ def cmd_run(a):
     names = list(EXPERIMENTS) if a.experiments == ['all'] else a.experiments
     exps = [get_experiment(n) for n in names]
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
+    _concurrent(a)
     if a.compile: os.environ['BN_ROBUST_COMPILE'] = a.compile  # workers and notebook kernels inherit it
     speed_options()
     out = Path(os.path.abspath(a.out))
@@ -164,7 +176,7 @@ def _run(a, exps, seeds, out):
         if 'submitted' in st.values(): return  # SLURM runs them; the notebooks wait for a later `run` (or --wait)
     for e in exps:
         t0 = time.time()
-        run_experiment(e.name, a.profile, seeds, a.device, a.data_dir, str(out), progress=True)
+        run_experiment(e.name, a.profile, seeds, a.device, a.data_dir, str(out), progress=True, concurrent=a.concurrent)
         if a.no_notebook: continue
         if a.budget is not None and not experiment_done(e, a.profile, seeds, out):
             print(f"{e.name}: notebook not executed: runs are missing (time budget); run the same command again", flush=True); continue

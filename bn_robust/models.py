@@ -169,7 +169,10 @@ def conv_bn(conv, bn, x):
     if bn not in _folded:
         s = bn.weight*torch.rsqrt(bn.running_var + bn.eps)
         mean = bn.running_mean if conv.bias is None else bn.running_mean - conv.bias  # VGG's convolutions have a bias
-        _folded[bn] = (conv.weight*s.view(-1, 1, 1, 1), bn.bias - mean*s)
+        w, b = conv.weight*s.view(-1, 1, 1, 1), bn.bias - mean*s
+        if torch.is_autocast_enabled(x.device.type):  # cast once here, not in each of the attack's passes (same values)
+            w, b = (t.to(torch.get_autocast_dtype(x.device.type)) for t in (w, b))
+        _folded[bn] = (w, b)
     w, b = _folded[bn]
     return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
 

@@ -6,7 +6,7 @@
 __all__ = ['PROFILES', 'PART_LABELS', 'NORM_LABELS', 'BN_HIST_EDGES', 'NEAR_ZERO', 'RECORD_KEYS', 'RunError', 'check_profile',
            'RunConfig', 'run_config', 'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock',
            'resolve_device', 'device_name', 'repo_root', 'git_commit', 'versions', 'bn_summary', 'get_data', 'run_dir',
-           'load_record', 'check_out_dir', 'speed_options', 'eval_seconds', 'ensure_run']
+           'load_record', 'check_out_dir', 'speed_options', 'eval_seconds', 'run_steps', 'ensure_run']
 
 # %% ../nbs/05_runs.ipynb #e32f5ecb
 import hashlib, json, os, platform, socket, subprocess, sys, time, warnings
@@ -19,7 +19,7 @@ from .attacks import Attack, evaluate
 from .data import load_cifar10, DATA_SOURCES, DataError
 from .freeze import PARTS, RESETS, BN_ONLY_PARTS, prepare_retraining, is_bn
 from .models import ARCHS, NORMS, make_model, layer_names, is_norm
-from .train import Trainer, TrainConfig, Diverged, REGIMES, PRECISIONS, COMPILE_MODES
+from .train import Trainer, TrainConfig, Diverged, drain, REGIMES, PRECISIONS, COMPILE_MODES
 
 # %% ../nbs/05_runs.ipynb #952be238
 PROFILES = {
@@ -318,9 +318,9 @@ def eval_seconds(cfg: RunConfig, history: list, data) -> float:
 
 # %% ../nbs/05_runs.ipynb #407b1d54
 def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
-    "Train (or resume) the run in folder `d`; returns (trainer, status)"
+    "Train (or resume) the run in folder `d`, yielding after each step; returns (trainer, status)"
     data = get_data(cfg, dev, data_dir)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # model init; from here on the run draws only from its own generators
     model = make_model(cfg.arch, cfg.width, norm=cfg.norm)
     part = None
     if cfg.part is not None:
@@ -339,12 +339,12 @@ def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
         trainer.load_state_dict(ck['trainer']); status = 'resumed'
         log(f"  resuming {cfg.label} from epoch {trainer.epoch}/{cfg.epochs}")
     save = lambda t: save_torch(d/'ckpt.pt', {'config_hash': cfg.hash, 'trainer': t.state_dict()})
-    trainer.fit(on_epoch_end=save)
+    yield from trainer.fit_steps(on_epoch_end=save)
     return trainer, status
 
-def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False,
-               options: dict = None):
-    "The record of run `cfg` under `out`, computed if missing (speed `options`: `speed_options()`); returns (record, status)"
+def run_steps(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False,
+              options: dict = None, together: int = 1):
+    "`ensure_run` one training step at a time: a generator that yields after each step and returns (record, status)"
     # bad settings fail before anything is written; `options` left out of a given dict take today's defaults, not a record's
     opts = speed_options() if options is None else speed_options({'fold_bn': True, **options})
     out = check_out_dir(out)
@@ -353,14 +353,14 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
     if rec is not None and (not need_weights or (d/'model.pt').exists()): return rec, 'cached'
     dev = resolve_device(device)
     if cfg.part is not None:
-        ensure_run(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True, options=options)
+        yield from run_steps(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True, options=options, together=together)
     d.mkdir(parents=True, exist_ok=True)
     with RunLock(d/'lock') as lock:
         rec = load_record(out, cfg)
         if rec is not None and (not need_weights or (d/'model.pt').exists()): return rec, 'waited' if lock.waited else 'cached'
         for t in d.glob('.*.tmp'): t.unlink(missing_ok=True)  # left by a process killed mid-write: the lock is ours, none is live
         t0 = time.time()
-        try: trainer, status = _train_run(cfg, d, dev, data_dir, progress, log, opts)
+        try: trainer, status = yield from _train_run(cfg, d, dev, data_dir, progress, log, opts)
         except Diverged as e:
             write_json(d/'failed.json', {'id': cfg.id, 'label': cfg.label, 'config': cfg.to_json(), 'error': str(e)})
             raise
@@ -370,14 +370,19 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
         data = get_data(cfg, dev, data_dir)
         check_budget(eval_seconds(cfg, trainer.history, data), f"evaluation of {cfg.label}")  # else resumes at the evaluation
         metrics = evaluate(trainer.model, data.x_test, data.y_test, Attack(**cfg.eval_attack), progress=progress, desc=f'eval {cfg.label}',
-                           fold_bn=opts['fold_bn'])
+                           fold_bn=opts['fold_bn'], generator=trainer.gen)  # the run's random stream goes on into its evaluation
         rec = {'id': cfg.id, 'label': cfg.label, 'config': cfg.to_json(), 'metrics': metrics,
                'history': trainer.history, 'retrain_params': trainer.part.count,
                'bn': bn_summary(trainer.model), 'wall_seconds': time.time() - t0,
                'train_seconds': sum(h['seconds'] for h in trainer.history), 'status': status,
                'device': str(dev), 'device_name': device_name(dev), 'versions': versions(), 'git_commit': git_commit(),
-               'options': {'channels_last': trainer.cfg.channels_last, **opts},
+               'options': {'channels_last': trainer.cfg.channels_last, **opts, **({'concurrent': together} if together > 1 else {})},
                'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
         write_json(d/'record.json', rec)
         (d/'ckpt.pt').unlink(missing_ok=True)
         return rec, status
+
+def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, progress=True, log=print, need_weights=False,
+               options: dict = None):
+    "The record of run `cfg` under `out`, computed if missing (speed `options`: `speed_options()`); returns (record, status)"
+    return drain(run_steps(cfg, out, device, data_dir, progress, log, need_weights, options))

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['REGIMES', 'PRECISIONS', 'COMPILE_MODES', 'DEADLINE_ENV', 'BUDGET_MARGIN', 'TrainConfig', 'Diverged', 'all_params',
-           'OutOfBudget', 'budget_left', 'check_budget', 'compiled', 'Trainer', 'GraphedStep']
+           'OutOfBudget', 'budget_left', 'check_budget', 'compiled', 'drain', 'Trainer', 'GraphedStep']
 
 # %% ../nbs/04_train.ipynb #ba8887cc
 import os, time, warnings
@@ -89,12 +89,18 @@ def compiled(model, mode='off'):
     "`model` through torch.compile in `mode` (one of `COMPILE_MODES`); `'off'`: `model` itself"
     return model if mode in ('off', 'cudagraph') else torch.compile(model, mode=mode)
 
+def drain(steps):
+    "Run a step generator (`Trainer.fit_steps`, `runs.run_steps`) to its end; what it returns"
+    while True:
+        try: next(steps)
+        except StopIteration as e: return e.value
+
 class Trainer:
     "Trains `part` of `model` on `data` (already on its device) by `cfg`; resumable through `state_dict`"
     def __init__(self, model, data: Cifar, cfg: TrainConfig, part: Part = None, progress=True):
         self.cfg, self.data, self.progress = cfg, data, progress
         self.device = data.x_train.device
-        torch.manual_seed(cfg.seed)  # attack random starts; batch order has its own generator
+        self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # the run's own attack random starts: never shared
         fmt = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.model = model.to(self.device, memory_format=fmt)
         self.part = (part or all_params(model)).to(self.device)
@@ -117,35 +123,39 @@ class Trainer:
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.precision == 'bf16' else nullcontext()
 
-    def step(self, xb, yb, sums):
-        "One SGD step on a natural or adversarial batch; adds (loss sum, correct, count) to `sums` on the device"
-        if self.cfg.channels_last: xb = xb.contiguous(memory_format=torch.channels_last)
-        if self.graphed is not None and self.graphed.fits(xb, yb): return self.graphed(xb, yb, sums)
-        if self.cfg.compile in ('reduce-overhead', 'max-autotune'):
-            torch.compiler.cudagraph_mark_step_begin()  # CUDA graph outputs of the last step may be reused: none is held
+    def step_body(self, x, y, zero_grad=True) -> torch.Tensor:
+        "The one training step, eager or captured (`GraphedStep`): attack, forward, update; (loss sum, correct, count)"
         if self.cfg.regime == 'A':
-            with self.autocast(): xb = pgd(self.fwd, xb, yb, self.cfg.attack, self.cfg.fold_bn)
+            with self.autocast(): x = pgd(self.fwd, x, y, self.cfg.attack, self.cfg.fold_bn, self.gen)
         learn = bool(self.part.params)  # `bn_stats`: no parameter trains, the forward pass only updates BN statistics
         with self.autocast(), (nullcontext() if learn else torch.no_grad()):
-            out = self.fwd(xb)
-            loss = F.cross_entropy(out, yb)
+            out = self.fwd(x)
+            loss = F.cross_entropy(out, y)
         if learn:
-            self.opt.zero_grad(set_to_none=True)
+            if zero_grad: self.opt.zero_grad(set_to_none=True)  # captured: backward writes the graph's own gradient buffers
             loss.backward()
             self.part.mask_grads(self.cfg.weight_decay)
             self.opt.step()
-        sums[0] += loss.detach().float()*len(yb)  # on the device: no copy to or from the host in the step loop
-        sums[1] += (out.argmax(1) == yb).sum()
-        sums[2] += len(yb)
+        return torch.stack([loss.detach().float()*len(y), (out.argmax(1) == y).sum().float(),
+                            torch.full((), float(len(y)), device=y.device)])
 
-    def train_epoch(self) -> dict:
-        "One pass over the training data; the epoch's history entry"
+    def step(self, xb, yb, sums):
+        "One SGD step on a natural or adversarial batch; adds (loss sum, correct, count) to `sums` on the device"
+        if self.cfg.channels_last: xb = xb.contiguous(memory_format=torch.channels_last)
+        if self.graphed is not None and self.graphed.fits(xb, yb): sums += self.graphed(xb, yb); return
+        if self.cfg.compile in ('reduce-overhead', 'max-autotune'):
+            torch.compiler.cudagraph_mark_step_begin()  # CUDA graph outputs of the last step may be reused: none is held
+        sums += self.step_body(xb, yb)  # on the device: no copy to or from the host in the step loop
+
+    def epoch_steps(self):
+        "One pass over the training data, yielding after each step; returns the epoch's history entry"
         t0, lr = time.time(), self.opt.param_groups[0]['lr']
         self.train_mode()
         sums = torch.zeros(3, device=self.device)
         desc = f"{self.cfg.regime} epoch {self.epoch + 1}/{self.cfg.epochs}"
         for xb, yb in tqdm(self.batches, desc=desc, leave=False, disable=None if self.progress else True):
             self.step(xb, yb, sums)
+            yield
         loss_sum, correct, n = sums.tolist()  # the epoch's one synchronisation
         if not (loss_sum == loss_sum and abs(loss_sum) != float('inf')):
             raise Diverged(f"training diverged in epoch {self.epoch + 1}: loss is {loss_sum/n}")
@@ -157,40 +167,48 @@ class Trainer:
         self.history.append(entry)
         return entry
 
-    def fit(self, on_epoch_end=None):
-        "Train until `cfg.epochs`, calling `on_epoch_end(self)` after each epoch (e.g. to checkpoint)"
+    def train_epoch(self) -> dict:
+        "One pass over the training data; the epoch's history entry"
+        return drain(self.epoch_steps())
+
+    def fit_steps(self, on_epoch_end=None):
+        "`fit`, yielding after each step: runs side by side advance in turn (`together`)"
         bar = tqdm(total=self.cfg.epochs, initial=self.epoch, desc=f"train {self.cfg.regime}", disable=None if self.progress else True)
         while self.epoch < self.cfg.epochs:
             if self.history: check_budget(BUDGET_MARGIN*self.history[-1]['seconds'], f"epoch {self.epoch + 1}/{self.cfg.epochs}")
-            h = self.train_epoch()
+            h = yield from self.epoch_steps()
             bar.update(); bar.set_postfix(loss=f"{h['train_loss']:.3f}", acc=f"{h['train_acc']:.3f}")
             if on_epoch_end: on_epoch_end(self)
         bar.close()
         return self
 
+    def fit(self, on_epoch_end=None):
+        "Train until `cfg.epochs`, calling `on_epoch_end(self)` after each epoch (e.g. to checkpoint)"
+        return drain(self.fit_steps(on_epoch_end))
+
     def state_dict(self) -> dict:
-        "Everything needed to continue exactly: model, optimizer, schedule, batch order, RNGs, history"
+        "Everything needed to continue exactly: model, optimizer, schedule, batch order, the run's RNG, history"
         return {'epoch': self.epoch, 'history': self.history, 'model': self.model.state_dict(),
                 'opt': self.opt.state_dict(), 'sched': self.sched.state_dict(), 'batches': self.batches.state_dict(),
-                'rng_cpu': torch.get_rng_state(),
-                'rng_cuda': torch.cuda.get_rng_state_all() if self.device.type == 'cuda' else []}
+                'rng': self.gen.get_state()}
 
     def load_state_dict(self, sd: dict):
         "Continue from a `state_dict`"
         self.model.load_state_dict(sd['model'])
-        self.opt.load_state_dict(sd['opt']); self.sched.load_state_dict(sd['sched'])
+        self.opt.load_state_dict(sd['opt']); self.sched.load_state_dict(sd['sched'])  # new momentum tensors: ...
+        if self.graphed is not None: self.graphed = GraphedStep(self)  # ... so a captured graph (which updates the old ones) goes
         self.batches.load_state_dict(sd['batches'])
-        torch.set_rng_state(sd['rng_cpu'])
-        if sd['rng_cuda'] and self.device.type == 'cuda': torch.cuda.set_rng_state_all(sd['rng_cuda'])
+        self.gen.set_state(sd['rng'] if 'rng' in sd else sd['rng_cpu'])  # checkpoints of CPU runs made before runs owned a generator
         self.epoch, self.history = sd['epoch'], list(sd['history'])
         return self
 
 # %% ../nbs/04_train.ipynb #630d69c7
 class GraphedStep:
-    "A trainer's whole step on static batch buffers: captured as one CUDA graph and replayed on CUDA, run eagerly elsewhere"
+    "A trainer's `step_body` on static batch buffers: captured as one CUDA graph and replayed on CUDA, run eagerly elsewhere"
     WARMUP = 3  # eager steps before the capture (on CUDA: on a side stream, as torch.cuda.graph asks)
     def __init__(self, tr):
-        self.tr, self.graph, self.key, self.steps, self.x, self.y, self.out = tr, None, None, 0, None, None, None
+        self.tr, self.graph, self.key, self.steps, self.captures = tr, None, None, 0, 0
+        self.x = self.y = self.out = None
 
     def fits(self, xb, yb) -> bool:
         "Whether the batch has the static buffers' shape (the first batch sets it; a last partial batch runs unchanged)"
@@ -198,34 +216,29 @@ class GraphedStep:
             self.x, self.y = torch.empty_like(xb), torch.empty_like(yb)
         return xb.shape == self.x.shape and xb.stride() == self.x.stride()
 
-    def _body(self, capture=False):
-        "The step on the static buffers; its (loss sum, correct, count) land in `self.out`"
-        tr, x, y = self.tr, self.x, self.y
-        if tr.cfg.regime == 'A':
-            with tr.autocast(): x = pgd(tr.fwd, x, y, tr.cfg.attack, tr.cfg.fold_bn)
-        with tr.autocast():
-            out = tr.fwd(x)
-            loss = F.cross_entropy(out, y)
-        if not capture: tr.opt.zero_grad(set_to_none=True)  # captured: backward writes the graph's own gradient buffers
-        loss.backward()
-        tr.part.mask_grads(tr.cfg.weight_decay)
-        tr.opt.step()
-        self.out = torch.stack([loss.detach().float()*len(y), (out.argmax(1) == y).sum().float(),
-                                torch.full((), float(len(y)), device=y.device)])
+    def capture(self, key):
+        "Record `step_body` on the static buffers as a new graph; `key`: the constants baked into it"
+        tr = self.tr
+        tr.opt.zero_grad(set_to_none=True)  # the graph allocates its own gradient buffers and rewrites them on each replay
+        self.graph, self.key = torch.cuda.CUDAGraph(), key
+        self.graph.register_generator_state(tr.gen)  # the run's random starts advance with each replay, as in eager steps
+        with torch.cuda.graph(self.graph, capture_error_mode='thread_local'):
+            self.out = tr.step_body(self.x, self.y, zero_grad=False)
+        self.captures += 1
 
-    def __call__(self, xb, yb, sums):
+    def __call__(self, xb, yb) -> torch.Tensor:
+        "One step on this batch: (loss sum, correct, count)"
+        tr = self.tr
         self.x.copy_(xb); self.y.copy_(yb)
-        key = (self.tr.opt.param_groups[0]['lr'], self.tr.cfg.attack, self.tr.cfg.regime)  # constants of the graph
-        if self.tr.device.type != 'cuda': self._body()
+        if tr.device.type != 'cuda': out = tr.step_body(self.x, self.y)
         elif self.steps < self.WARMUP:
-            s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(s): self._body()
-            torch.cuda.current_stream().wait_stream(s)
+            torch.backends.cudnn.benchmark = not torch.backends.cudnn.deterministic  # pick kernels before they are frozen in
+            s = torch.cuda.Stream(tr.device); s.wait_stream(torch.cuda.current_stream(tr.device))
+            with torch.cuda.stream(s): out = tr.step_body(self.x, self.y)
+            torch.cuda.current_stream(tr.device).wait_stream(s)
         else:
-            if self.graph is None or key != self.key:
-                self.tr.opt.zero_grad(set_to_none=True)
-                self.graph, self.key = torch.cuda.CUDAGraph(), key
-                with torch.cuda.graph(self.graph): self._body(capture=True)  # records the step; the replay below runs it
-            self.graph.replay()
+            key = (tr.opt.param_groups[0]['lr'], tr.cfg.attack, tr.cfg.regime)  # constants of the graph
+            if self.graph is None or key != self.key: self.capture(key)
+            self.graph.replay(); out = self.out
         self.steps += 1
-        sums += self.out
+        return out
