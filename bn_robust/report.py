@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .experiments import EXPERIMENTS, get_experiment
+from .lengths import PAPER_RECIPE, length_row, claim_trend, check_length_hypotheses, plot_lengths
 from .runs import read_json
 
 # %% ../nbs/07_report.ipynb #a146c80d
@@ -100,6 +101,7 @@ def row_name(exp: str, cfg: dict) -> str:
     if exp in ('table6', 'fig2'): return _T6[cfg['reset']] if exp == 'table6' else f"All_N BN_A ({_T6[cfg['reset']]})"
     if exp == 'table7': return cfg['part'][len('layer:'):]
     if exp == 'norms': return f"{label} [{cfg.get('norm', 'bn')}]"  # GN and LN runs share labels
+    if exp == 'lengths': return length_row(cfg)
     return label
 
 def _label(cfg):
@@ -114,7 +116,8 @@ def load_records(out) -> pd.DataFrame:
         if not isinstance(rec, dict) or 'metrics' not in rec: continue
         c = rec['config']
         rows.append({'id': rec['id'], 'label': rec['label'], **{k: c[k] for k in ('profile', 'arch', 'width', 'seed', 'base', 'part',
-                     'regime', 'reset', 'batch_size', 'epochs', 'data')}, 'norm': c.get('norm', 'bn'), **rec['metrics'],
+                     'regime', 'reset', 'batch_size', 'epochs', 'data', 'weight_decay')}, 'norm': c.get('norm', 'bn'),
+                     'epochs_scale': c.get('epochs_scale', 1.0), **rec['metrics'],
                      'retrain_params': rec.get('retrain_params'), 'device_name': rec.get('device_name'),
                      'gamma_near_zero': rec.get('bn', {}).get('gamma', {}).get('frac_near_zero'),
                      'beta_near_zero': rec.get('bn', {}).get('beta', {}).get('frac_near_zero'),
@@ -418,9 +421,10 @@ CLAIMS = [
 def _term_stats(t: Term, df):
     "(mean, std, n) of a term over the matching records"
     if t.sel is None: return t.const, 0.0, None
-    m = df
-    if t.metric not in m or any(k not in m for k in t.sel): return np.nan, np.nan, 0
-    for k, v in t.sel.items(): m = m[m[k] == v]
+    m = df  # a term means the paper's step-2 length and weight decay unless it names others (frames without them: as they are)
+    sel = {**{k: v for k, v in PAPER_RECIPE.items() if k in m}, **t.sel}
+    if t.metric not in m or any(k not in m for k in sel): return np.nan, np.nan, 0
+    for k, v in sel.items(): m = m[m[k] == v]
     vals = m[t.metric].astype(float)*t.scale
     return (vals.mean() if len(vals) else np.nan), (vals.std(ddof=1) if len(vals) > 1 else np.nan), len(vals)
 
@@ -440,7 +444,7 @@ _PAPER_ROWS = {  # the paper's rows as records, so that a claim's margin can be 
 def paper_frame() -> pd.DataFrame:
     "The paper's ResNet-18 numbers as one pseudo-record per row (for claims' margins on the paper's side)"
     P = PAPER.set_index(['table', 'row'])
-    rows = [{'profile': 'paper (published)', 'arch': 'resnet18', 'seed': 0, 'reset': 'reinit', 'batch_size': 128, **sel,
+    rows = [{'profile': 'paper (published)', 'arch': 'resnet18', 'seed': 0, 'reset': 'reinit', 'batch_size': 128, **PAPER_RECIPE, **sel,
              **{k: P.loc[key, k] for k in METRICS}} for key, sel in _PAPER_ROWS.items()]
     return pd.DataFrame(rows)
 
@@ -713,6 +717,8 @@ def build_report(out, show=print) -> list:
     save = lambda fig, stem: [fig.savefig(stem.with_suffix(f'.{e}'), dpi=120) or stem.with_suffix(f'.{e}') for e in ('png', 'pdf')]
     for profile in [p for p in ('paper', 'mini', 'smoke') if p in set(df.profile)] + sorted(set(df.profile) - {'paper', 'mini', 'smoke'}):
         claims = check_claims(df, profile)
+        if not experiment_records('lengths', df, profile).empty:  # what longer step-2 training does to the claims said to need the paper's scale
+            claims['trend with training length'] = [claim_trend(c, df, profile) for c in claims.index]
         scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
         show(f"## The paper's claims [{profile}]\n{scale}; verdict from the means over seeds against the seed spread "
              f"(holds / within noise / does not hold; with one seed the spread is unknown and the verdict says so). "
@@ -735,8 +741,14 @@ def build_report(out, show=print) -> list:
                 caption = f"{title}. {prov}.{nr} {_claims_link(profile)}"
                 files += write_table(t, stem, caption)
                 show(f"## {title}\n{caption}"); show(shown(t))
+            elif exp == 'lengths':
+                t = check_length_hypotheses(df, profile)
+                caption = (f"{title}. {prov}. Our hypotheses on step-2 length (written before these runs, `LENGTH_HYPOTHESES`): "
+                           f"the quantity at each length (mean ± seed spread), what is tested, the verdict. {_claims_link(profile)}")
+                files += write_table(t, stem, caption)
+                show(f"## {title}\n{caption}"); show(t)
             else: show(f"## {title}\n{prov}. {_claims_link(profile)}")
-            fig = {'fig1': plot_depth, 'fig2': plot_bn_hist}.get(exp, lambda d, p: plot_compare(exp, d, p))(df, profile)
+            fig = {'fig1': plot_depth, 'fig2': plot_bn_hist, 'lengths': plot_lengths}.get(exp, lambda d, p: plot_compare(exp, d, p))(df, profile)
             if fig is not None: files += save(fig, stem); show(fig); plt.close(fig)
             files += report_evals(exp, df, profile, stem, show)
         if skipped: show(f"## Not run at the {profile} profile\n" + '\n'.join(f"- {s}" for s in skipped))

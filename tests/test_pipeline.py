@@ -21,7 +21,7 @@ def test_models_json_matches_paper():
 def test_list_names_every_table_and_figure():
     info = json.loads(cli('list', '--json').stdout)
     names = [d['name'] for d in info]
-    assert names == ['table1', 'table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig2', 'norms', 'bnstats', 'vgg']
+    assert names == ['table1', 'table2', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig2', 'norms', 'bnstats', 'vgg', 'lengths']
     for d in info: assert (ROOT/d['notebook']).exists()
 
 def test_run_table1_smoke_then_cached(table1_smoke):
