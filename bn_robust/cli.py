@@ -15,7 +15,7 @@ import torch
 from .data import DataError, check_data_dir
 from .freeze import PARTS, BN_ONLY_PARTS, select_part, bn_feeders
 from .models import ARCHS, make_model, layer_names, count_params
-from .runs import PROFILES, RunError, check_profile, resolve_device, run_dir, speed_options
+from .runs import PROFILES, RunError, check_profile, resolve_device, run_dir, speed_options, repo_root
 from .train import Diverged, COMPILE_MODES
 from .experiments import EXPERIMENTS, get_experiment, estimate, fmt_seconds, experiments_info
 from .batch import (run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun, DEFAULT_OUT, COMMITTED_OUT,
@@ -117,6 +117,11 @@ def _concurrent(a):
         raise RunError(f"--concurrent trains runs side by side in one process; --executor {a.executor} uses --workers instead: choose one")
     return a.concurrent
 
+def _nb_path(out: Path) -> str:
+    "`out` as a notebook parameter: relative to the checkout when inside it, so executed notebooks hold no path of this machine"
+    root = repo_root()
+    return str(out.relative_to(root)) if root and out.is_relative_to(root) else str(out)
+
 def _existing_out(raw) -> Path:
     "An outputs folder to read from: it must exist"
     out = Path(os.path.abspath(raw))
@@ -182,7 +187,7 @@ def _run(a, exps, seeds, out):
             print(f"{e.name}: notebook not executed: runs are missing (time budget); run the same command again", flush=True); continue
         nb = notebooks_dir()/e.notebook
         dst = out/'notebooks'/f"{e.name}-{a.profile}.ipynb"
-        params = dict(experiment=e.name, profile=a.profile, seeds=seeds, device=a.device, data_dir=a.data_dir, out_dir=str(out))
+        params = dict(experiment=e.name, profile=a.profile, seeds=seeds, device=a.device, data_dir=a.data_dir, out_dir=_nb_path(out))
         execute_notebook(nb, dst, params)
         print(f"{e.name}: done in {fmt_seconds(time.time() - t0)}; notebook {dst}")
 
@@ -190,7 +195,7 @@ def cmd_report(a):
     out = _existing_out(a.out)
     if not list(out.glob('runs/*/record.json')): raise RunError(f"no runs under {out}; run an experiment first (bn-robust run table1)")
     nb = notebooks_dir()/'reports'/'paper.ipynb'
-    dst = execute_notebook(nb, out/'reports'/'paper.ipynb', dict(out_dir=str(out)))
+    dst = execute_notebook(nb, out/'reports'/'paper.ipynb', dict(out_dir=_nb_path(out)))
     print(f"report: {dst}; tables and figures in {out/'reports'}")
 
 def cmd_rerun(a):
