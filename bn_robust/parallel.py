@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .data import load_cifar10, DataError
 from .train import Diverged
-from .runs import RunConfig, RunError, RunLock, ensure_run, run_dir, read_json, write_json, check_out_dir
+from .runs import RunConfig, RunError, RunLock, ensure_run, run_dir, read_json, write_json, check_out_dir, parse_id
 from .experiments import EXPERIMENTS, fmt_seconds
 
 # %% ../nbs/09_parallel.ipynb #f9720af2
@@ -507,18 +507,17 @@ def run_status(out, run_id, job=None, info=None) -> str:
     return 'interrupted'
 
 def _meta(out, run_id, job=None) -> dict:
-    "Label, seed and profile of a run: from its record or failed.json, else jobs.json, else read off its id"
+    "Label, seed, profile and variant of a run: from its record or failed.json, else jobs.json and its id (`parse_id`)"
     d = Path(out)/'runs'/run_id
     for f in ('record.json', 'failed.json'):
         r = read_json(d/f)
         if isinstance(r, dict) and isinstance(r.get('config'), dict):
-            c = r['config']; return {'label': r.get('label'), 'seed': c.get('seed'), 'profile': c.get('profile')}
-    if job: return {k: job.get(k) for k in ('label', 'seed', 'profile')}
-    import re
-    m = re.match(r'^(?P<profile>[^-]+)-resnet\d+(?:-w[\d.]+)?-s(?P<seed>\d+)-(?P<slug>.+)-[0-9a-f]{10}$', run_id)
-    if not m: return {'label': run_id, 'seed': None, 'profile': None}
-    slug = m['slug']
-    return {'label': slug[:5] + (' ' + slug[6:] if len(slug) > 5 else ''), 'seed': int(m['seed']), 'profile': m['profile']}
+            try: cfg = RunConfig(**r['config'])
+            except TypeError: continue
+            return {'label': cfg.label, 'seed': cfg.seed, 'profile': cfg.profile, 'variant': cfg.variant}
+    got = parse_id(run_id) or {'label': run_id, 'seed': None, 'profile': None, 'variant': '?'}
+    if job: got.update({k: job[k] for k in ('label', 'seed', 'profile', 'variant') if k in job})
+    return {k: got[k] for k in ('label', 'seed', 'profile', 'variant')}
 
 def _why(out, row, rows) -> str:
     "What there is to say about a run's status: SLURM's reason it waits, the error it failed with, which base failed, requeues"
@@ -544,7 +543,7 @@ def _why(out, row, rows) -> str:
     return ''
 
 def status_rows(out) -> list:
-    "One dict per run under `out` (run folders and jobs.json): id, label, seed, profile, status, job, reason, log"
+    "One dict per run under `out` (run folders and jobs.json): id, label, seed, profile, variant, status, job, reason, log"
     out = Path(out)
     if not (out/'runs').is_dir() and not (out/'slurm'/'jobs.json').exists():
         raise RunError(f"no runs under {out}; run an experiment first (bn-robust run table1)")
@@ -560,7 +559,7 @@ def status_rows(out) -> list:
     by_id = {r['id']: r for r in rows}
     for r in rows: r['reason'] = _why(out, r, by_id); del r['_info'], r['_job']
     order = lambda r: (str(r['profile']), r['seed'] if r['seed'] is not None else -1, ' ' in str(r['label']),
-                       {'N': 0, 'A': 1}.get(str(r['label'])[4:5], 2), str(r['label']))  # as in the paper: All_N first
+                       {'N': 0, 'A': 1}.get(str(r['label'])[4:5], 2), str(r['label']), str(r['variant']))  # as in the paper: All_N first
     return sorted(rows, key=order)
 
 def cmd_status(out, as_json=False) -> list:
@@ -568,9 +567,10 @@ def cmd_status(out, as_json=False) -> list:
     rows = status_rows(out)
     if as_json: print(json.dumps(rows, indent=1)); return rows
     jobs = any(r['job'] for r in rows)
-    print(f"{'label':28s} {'seed':>4s}  {'profile':8s} {'status':12s}" + (f" {'job':10s}" if jobs else '') + '  id')
+    width = max([len(str(r['variant'])) for r in rows] + [7])
+    print(f"{'label':28s} {'seed':>4s}  {'profile':8s} {'variant':{width}s} {'status':12s}" + (f" {'job':10s}" if jobs else '') + '  id')
     for r in rows:
-        print(f"{str(r['label']):28s} {str(r['seed'] if r['seed'] is not None else '?'):>4s}  {str(r['profile']):8s} {r['status']:12s}"
+        print(f"{str(r['label']):28s} {str(r['seed'] if r['seed'] is not None else '?'):>4s}  {str(r['profile']):8s} {str(r['variant']):{width}s} {r['status']:12s}"
               + (f" {r['job'] or '-':10s}" if jobs else '') + f"  {r['id']}")
         if r['status'] != 'done' and (r['reason'] or r['log']):
             print('      ' + '; '.join(x for x in (r['reason'], r['log'] and f"log {r['log']}") if x))

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 import pytest, torch
-from conftest import cli, records
+from conftest import cli, records, ROOT
 from bn_robust.experiments import EXPERIMENTS
 
 pytest.importorskip('submitit')
@@ -59,3 +59,12 @@ def test_submitit_local_table1_then_status(tmp_path):
 def test_status_without_runs(tmp_path):
     r = cli('status', '--out', tmp_path/'nothing', check=False)
     assert r.returncode == 2 and 'no such folder' in r.stderr
+
+def test_status_tells_every_committed_run_apart():
+    "Batch-size, reset, depth, norm, length and weight-decay variants of one label each get their own line"
+    r = cli('status', '--out', ROOT/'outputs', '--json')
+    rows = json.loads(r.stdout)
+    keys = [(x['label'], x['seed'], x['profile'], x['variant']) for x in rows]
+    assert len(rows) > 100 and len(set(keys)) == len(keys)
+    assert {x['variant'] for x in rows if x['label'] == 'All_N' and x['profile'] == 'mini'} >= {
+        'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet18-gn', 'resnet18-ln', 'vgg16'}
