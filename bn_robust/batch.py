@@ -246,8 +246,17 @@ def execute_notebook(nb, out_nb, parameters: dict, progress=False):
         failed = out_nb.with_suffix('.failed.ipynb'); os.replace(tmp, failed)
         raise RunError(f"notebook {Path(nb).name} failed ({e.ename}: {e.evalue}); see {failed}") from None
     finally:
-        if tmp.exists() and not out_nb.with_suffix('.failed.ipynb').exists(): os.replace(tmp, out_nb)
+        if tmp.exists() and not out_nb.with_suffix('.failed.ipynb').exists():
+            _relative_paths(tmp, nb, out_nb); os.replace(tmp, out_nb)
     return out_nb
+
+def _relative_paths(path, nb, out_nb):
+    "papermill's record of the input and output notebooks, relative to the checkout: no path of this machine in the file"
+    import nbformat
+    book, root = nbformat.read(path, as_version=4), repo_root()
+    rel = lambda p: str(Path(p).resolve().relative_to(root)) if root and Path(p).resolve().is_relative_to(root) else Path(p).name
+    book.metadata.setdefault('papermill', {}).update(input_path=rel(nb), output_path=rel(out_nb))
+    nbformat.write(book, str(path))
 
 # %% ../nbs/06_batch.ipynb #5e7a0c32
 RERUN_TOL = dict(rel_tol=0.02, abs_tol=0.01)  # accuracies within 0.01, losses within 2%
