@@ -222,6 +222,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("bn-robust: interrupted; finished epochs are checkpointed, run the same command again to resume", file=sys.stderr); sys.exit(130)
 
+if __name__ == '__main__': main()  # `python -m bn_robust.cli ...` where the package is not installed (a lent GPU machine)
+
 # %% ../nbs/10_cli.ipynb #e7a10c02
 def _add_eval_parser(sub):
     s = sub.add_parser('eval', help='evaluate trained runs with AutoAttack or the project\'s PGD, cached per run and attack, and audit them')
