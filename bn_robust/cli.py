@@ -222,8 +222,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("bn-robust: interrupted; finished epochs are checkpointed, run the same command again to resume", file=sys.stderr); sys.exit(130)
 
-if __name__ == '__main__': main()  # `python -m bn_robust.cli ...` where the package is not installed (a lent GPU machine)
-
 # %% ../nbs/10_cli.ipynb #e7a10c02
 def _add_eval_parser(sub):
     s = sub.add_parser('eval', help='evaluate trained runs with AutoAttack or the project\'s PGD, cached per run and attack, and audit them')
@@ -257,3 +255,5 @@ def cmd_eval(a):
         print(f"{e.name} [{a.profile}, seeds {' '.join(map(str, seeds))}]: {', '.join(attacks)}" + (f" on the first {a.n} test images" if a.n else ''), flush=True)
         done = eval_experiment(e.name, a.profile, seeds, attacks, a.n, a.device, a.data_dir, out, log=lambda m: print(m, flush=True))
         print(f"{e.name}: {len(done)} runs evaluated in {fmt_seconds(time.time() - t0)}; evals under {out/'runs'}/<id>/evals/", flush=True)
+
+if __name__ == '__main__': main()  # `python -m bn_robust.cli ...` where the package is not installed (a lent GPU machine)
