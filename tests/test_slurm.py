@@ -119,3 +119,11 @@ def test_failed_base_leaves_dependents_not_run_and_status_says_why(tmp_path):
     st = status(out)
     assert {s['status'] for s in st.values()} == {'done'} and len(records(out)) == 4
     assert json.loads((out/'slurm'/'jobs.json').read_text())[step2[0].id]['after'] == st[base.id]['job']
+
+def test_sbatch_refusal_is_one_line(tmp_path):
+    "The one-node SLURM has no GPUs: the default --gpus-per-job 1 is refused by sbatch, in one line naming the flag, exit 2"
+    r = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', tmp_path, '--no-notebook', '--executor', 'slurm',
+            check=False, timeout=300)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'sbatch refused the jobs' in lines[0] and '--gpus-per-job 0' in lines[0] and 'Traceback' not in r.stderr, r.stderr
