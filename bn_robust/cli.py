@@ -15,7 +15,7 @@ import torch
 from .data import DataError, check_data_dir
 from .freeze import PARTS, BN_ONLY_PARTS, select_part, bn_feeders
 from .models import ARCHS, make_model, layer_names, count_params
-from .runs import PROFILES, RunError, check_profile, resolve_device, run_dir, speed_options, repo_root
+from .runs import PROFILES, RunError, check_profile, resolve_device, run_dir, speed_options, repo_root, env_threads
 from .train import Diverged, COMPILE_MODES
 from .experiments import EXPERIMENTS, get_experiment, estimate, fmt_seconds, experiments_info
 from .batch import (run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun, DEFAULT_OUT, COMMITTED_OUT,
@@ -150,7 +150,7 @@ def cmd_run(a):
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
     _concurrent(a)
     if a.compile: os.environ['BN_ROBUST_COMPILE'] = a.compile  # workers and notebook kernels inherit it
-    speed_options()
+    speed_options(); env_threads()  # bad BN_ROBUST_COMPILE / BN_ROBUST_THREADS fail before anything is written
     out = Path(os.path.abspath(a.out))
     check_data_dir(a.data_dir)
     if a.budget is not None and not a.dry_run:

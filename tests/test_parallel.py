@@ -68,3 +68,12 @@ def test_status_tells_every_committed_run_apart():
     assert len(rows) > 100 and len(set(keys)) == len(keys)
     assert {x['variant'] for x in rows if x['label'] == 'All_N' and x['profile'] == 'mini'} >= {
         'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet18-gn', 'resnet18-ln', 'vgg16'}
+
+def test_threads_env_fixes_a_plain_run(tmp_path):
+    "BN_ROBUST_THREADS is the one home of the thread count: a plain inline run trains with it too; a bad value is one line"
+    cli('run', 'table5', '--profile', 'smoke', '--seeds', '0', '--out', tmp_path, '--no-notebook', env={'BN_ROBUST_THREADS': '1'})
+    recs = records(tmp_path)
+    assert len(recs) == 4 and all(r['device_name'].endswith('1 threads)') for r in recs), [r['device_name'] for r in recs]
+    r = cli('run', 'table5', '--profile', 'smoke', '--out', tmp_path/'bad', check=False, env={'BN_ROBUST_THREADS': 'two'})
+    assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and 'BN_ROBUST_THREADS' in r.stderr
+    assert not (tmp_path/'bad').exists()
