@@ -116,3 +116,27 @@ def test_no_unsafe_loading_in_the_package():
         for line in text.splitlines():
             if 'torch.load(' in line: assert 'weights_only=True' in line, (name, line)
             if 'pickle.load(' in line: assert name == 'data.py', (name, line)
+
+def test_expired_lock_of_another_host_is_taken_over(tmp_path):
+    "A preempted job hard-killed on another node leaves its lock on the shared filesystem: once it stops beating (2 h here), a run takes over"
+    cfg = run_config('smoke', seed=9)
+    d = run_dir(tmp_path, cfg); d.mkdir(parents=True)
+    (d/'lock').write_text(json.dumps({'pid': 4242, 'host': 'another-node.cluster', 'time': time.time() - 7200}))
+    os.utime(d/'lock', (time.time() - 7200, time.time() - 7200))
+    from bn_robust.runs import RunLock
+    assert not RunLock(d/'lock')._owner_alive()  # (before: 'another machine: trust it', and the run below waited forever)
+    rec, status = ensure_run(cfg, tmp_path, 'cpu', progress=False)
+    assert status == 'ran' and not (d/'lock').exists()
+
+def test_live_lock_of_another_host_is_trusted_and_kept_fresh(tmp_path, monkeypatch):
+    "A lock another host touched recently is trusted; a held lock is touched every LOCK_HEARTBEAT_S"
+    import bn_robust.runs as runs
+    p = tmp_path/'lock'
+    p.write_text(json.dumps({'pid': 4242, 'host': 'another-node.cluster', 'time': time.time()}))
+    assert runs.RunLock(p)._owner_alive()
+    p.unlink()
+    monkeypatch.setattr(runs, 'LOCK_HEARTBEAT_S', 0.05)
+    with runs.RunLock(p):
+        os.utime(p, (0, 0)); time.sleep(0.5)
+        assert time.time() - p.stat().st_mtime < 5
+    assert not p.exists()
