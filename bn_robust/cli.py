@@ -256,4 +256,4 @@ def cmd_eval(a):
         done = eval_experiment(e.name, a.profile, seeds, attacks, a.n, a.device, a.data_dir, out, log=lambda m: print(m, flush=True))
         print(f"{e.name}: {len(done)} runs evaluated in {fmt_seconds(time.time() - t0)}; evals under {out/'runs'}/<id>/evals/", flush=True)
 
-if __name__ == '__main__': main()  # `python -m bn_robust.cli ...` where the package is not installed (a lent GPU machine)
+if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m bn_robust.cli ...` (not in this notebook's kernel)
