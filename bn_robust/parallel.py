@@ -288,14 +288,23 @@ SBATCH_HINTS = {'gres': 'this cluster has no such GPUs: pass --gpus-per-job 0 to
 
 @contextmanager
 def sbatch_errors():
-    "An sbatch refusal (submitit's `FailedJobError`) as one `RunError` naming the cause and the flag to change"
+    "An sbatch refusal (submitit's `FailedJobError`) as one `RunError` naming the cause and the flag to change; sbatch's own stderr held back"
     from submitit.core.utils import FailedJobError
-    try: yield
-    except FailedJobError as e:
-        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-        cause = next((l for l in lines if 'error' in l.lower()), lines[0] if lines else 'no reason given')
-        hint = next((h for k, h in SBATCH_HINTS.items() if k in cause.lower()), 'check --partition, --gpus-per-job, --cpus-per-job and --time-min')
-        raise RunError(f"sbatch refused the jobs ({cause}); {hint}") from None
+    import tempfile
+    with tempfile.TemporaryFile() as held:  # sbatch writes to our stderr (fd 2) directly: a refusal would print twice
+        sys.stderr.flush(); saved = os.dup(2); os.dup2(held.fileno(), 2)
+        failed = None
+        try: yield
+        except FailedJobError as e: failed = e
+        finally: sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
+        held.seek(0); said = held.read().decode(errors='replace')
+    if failed is None:
+        if said: sys.stderr.write(said)  # a submission that went through: whatever sbatch said, as it said it
+        return
+    lines = [l.strip() for l in (str(failed) + '\n' + said).splitlines() if l.strip()]
+    cause = next((l for l in lines if 'error' in l.lower()), lines[0] if lines else 'no reason given')
+    hint = next((h for k, h in SBATCH_HINTS.items() if k in cause.lower()), 'check --partition, --gpus-per-job, --cpus-per-job and --time-min')
+    raise RunError(f"sbatch refused the jobs ({cause}); {hint}") from None
 
 def _last_line(text) -> str:
     "The last non-empty line of `text` (of a traceback: the exception and its message)"
