@@ -235,6 +235,7 @@ def _add_eval_parser(sub):
     s.add_argument('--data-dir', default=None, help='folder holding cifar-10-batches-py (paper profile)')
     s.add_argument('--out', default=DEFAULT_OUT, help=f'outputs folder holding runs/ (default {DEFAULT_OUT}/)')
     s.add_argument('--add-to-committed', action='store_true', help=f'allow writing evals into a folder that holds committed records ({COMMITTED_OUT}/)')
+    s.add_argument('--recorded-only', action='store_true', help='evaluate only the runs that already have a record (train none)')
 
 def cmd_eval(a):
     "Evaluate the runs of experiments (their weights retrained from their records where missing), write evals and audits"
@@ -253,7 +254,8 @@ def cmd_eval(a):
     for e in exps:
         t0 = time.time()
         print(f"{e.name} [{a.profile}, seeds {' '.join(map(str, seeds))}]: {', '.join(attacks)}" + (f" on the first {a.n} test images" if a.n else ''), flush=True)
-        done = eval_experiment(e.name, a.profile, seeds, attacks, a.n, a.device, a.data_dir, out, log=lambda m: print(m, flush=True))
+        done = eval_experiment(e.name, a.profile, seeds, attacks, a.n, a.device, a.data_dir, out, log=lambda m: print(m, flush=True),
+                              recorded_only=a.recorded_only)
         print(f"{e.name}: {len(done)} runs evaluated in {fmt_seconds(time.time() - t0)}; evals under {out/'runs'}/<id>/evals/", flush=True)
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m bn_robust.cli ...` (not in this notebook's kernel)

@@ -289,11 +289,12 @@ def write_audit(out, cfg: RunConfig, n: int) -> dict:
     return a
 
 def eval_experiment(name, profile='mini', seeds=(0,), attacks=('autoattack',), n=None, device='auto', data_dir=None,
-                    out='outputs', arch=None, log=print) -> list:
-    "Evaluate every run of experiment `name` against `attacks` (cached), then audit each run; returns one dict per run"
+                    out='outputs', arch=None, log=print, recorded_only=False) -> list:
+    "Evaluate every run of experiment `name` (`recorded_only`: those with a record) against `attacks` (cached), then audit each"
     attacks = check_attacks(attacks); _check_n(n)
     cfgs = get_experiment(name).runs(profile, seeds, arch)
     resolve_device(device); out = check_out_dir(out)
+    if recorded_only: cfgs = [c for c in cfgs if (run_dir(out, c)/'record.json').exists()]  # a grid still training: never start a run here
     done = []
     for cfg in cfgs:
         evs = {}

@@ -62,3 +62,9 @@ def test_eval_bad_input(tmp_path, bad, msg):
     r = cli('eval', 'table1', '--profile', 'smoke', *bad, '--out', tmp_path/'o', check=False)
     assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path/'o').exists()
+
+def test_recorded_only_trains_nothing(tmp_path):
+    "--recorded-only evaluates the runs that have records and never starts one (a grid still training elsewhere)"
+    r = cli('eval', 'table6', '--profile', 'smoke', '--seeds', '0', '--attack', 'pgd-20', '--out', tmp_path, '--recorded-only')
+    assert '0 runs evaluated' in r.stdout, r.stdout
+    assert not list(tmp_path.glob('runs/*/record.json')) and not list(tmp_path.glob('runs/*/evals/*'))
