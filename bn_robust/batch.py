@@ -17,6 +17,7 @@ import numpy as np
 from .models import ARCHS
 from .data import check_data_dir
 from .runs import (RunConfig, RunError, run_config, ensure_run, run_steps, load_record, resolve_device, get_data,
+                            retrain_as_recorded,
                             repo_root, check_profile, check_out_dir, run_dir, speed_options, read_json,
                             git_commit, device_name)
 from .together import Lanes
@@ -247,15 +248,17 @@ def execute_notebook(nb, out_nb, parameters: dict, progress=False):
         raise RunError(f"notebook {Path(nb).name} failed ({e.ename}: {e.evalue}); see {failed}") from None
     finally:
         if tmp.exists() and not out_nb.with_suffix('.failed.ipynb').exists():
-            _relative_paths(tmp, nb, out_nb); os.replace(tmp, out_nb)
+            _as_saved(tmp, nb, out_nb); os.replace(tmp, out_nb)
     return out_nb
 
-def _relative_paths(path, nb, out_nb):
-    "papermill's record of the input and output notebooks, relative to the checkout: no path of this machine in the file"
+def _as_saved(path, nb, out_nb):
+    "The executed notebook at `path` as JupyterLab saves it here (its pre-save hook, `jupyter-config/`: nbdev's clean), papermill's paths relative to the checkout: opening and saving it changes nothing, and it holds no path of this machine"
     import nbformat
+    from nbdev.clean import clean_jupyter
     book, root = nbformat.read(path, as_version=4), repo_root()
     rel = lambda p: str(Path(p).resolve().relative_to(root)) if root and Path(p).resolve().is_relative_to(root) else Path(p).name
     book.metadata.setdefault('papermill', {}).update(input_path=rel(nb), output_path=rel(out_nb))
+    clean_jupyter(path=str(out_nb), model={'type': 'notebook', 'content': book})  # the very function the save hook calls
     nbformat.write(book, str(path))
 
 # %% ../nbs/06_batch.ipynb #5e7a0c32
@@ -294,11 +297,7 @@ def rerun(run_id, src=COMMITTED_OUT, out=None, device='auto', data_dir=None, pro
     log(f"rerun of {cfg.label} seed {cfg.seed}: committed on {rec.get('device_name')} at {_commit(rec.get('git_commit'))}, rerun on {here} "
         f"at {_commit(git_commit())}: " + ("same device kind, threads and commit, expect the same digits" if case == 'digits' else
         "another device kind, thread count or commit: expect a new sample, compared against the seed spread of the committed runs"))
-    if cfg.part is not None:  # the base as its own record says it was made, then this run as its record says
-        base = load_record(src, cfg.base_config())
-        ensure_run(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True,
-                   options=speed_options(base.get('options', {})) if base else None)
-    new, status = ensure_run(cfg, out, device, data_dir, progress, log, options=speed_options(rec.get('options', {})))
+    new, status = retrain_as_recorded(cfg, rec, src, out, device, data_dir, progress, log, need_weights=False)
     old_m, new_m = rec['metrics'], new['metrics']
     same = all(new_m[k] == v for k, v in old_m.items())
     close = all(math.isclose(new_m[k], v, **RERUN_TOL) for k, v in old_m.items())

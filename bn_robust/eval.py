@@ -19,6 +19,7 @@ import torch.nn as nn
 from .attacks import Attack, pgd, attack_mode
 from .models import make_model, folded_bn
 from .runs import (RunConfig, RunError, RunLock, run_dir, read_json, write_json, load_record, load_torch, ensure_run,
+                            retrain_as_recorded,
                             speed_options, resolve_device, device_name, get_data, git_commit, check_out_dir)
 from .experiments import get_experiment
 
@@ -139,12 +140,7 @@ def ensure_weights(cfg: RunConfig, out, device='auto', data_dir=None, log=print)
     if rec is None:
         ensure_run(cfg, out, device, data_dir, False, log, need_weights=True); return 'trained'
     if (d/'model.pt').exists(): return 'saved'
-    if cfg.part is not None:  # the base as its own record says it was made, then this run as its record says
-        base = load_record(out, cfg.base_config())
-        ensure_run(cfg.base_config(), out, device, data_dir, False, log, need_weights=True,
-                   options=speed_options(base.get('options', {})) if base else None)
-    ensure_run(cfg, out, device, data_dir, False, log, need_weights=True, options=speed_options(rec.get('options', {})))
-    return 'retrained'
+    retrain_as_recorded(cfg, rec, out, out, device, data_dir, False, log); return 'retrained'
 
 def eval_path(out, cfg: RunConfig, attack: str, n: int) -> Path: return run_dir(out, cfg)/'evals'/f"{ATTACKS[attack].eval_id(n)}.json"
 

@@ -4,16 +4,18 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'PAPER', 'NOT_RUN', 'FIG2_FINDING', 'BN_A', 'CLAIM_SCALES', 'SCALE_ORDER', 'CLAIMS', 'VERDICT_COLORS', 'GN',
-           'LN', 'VGG', 'R18', 'HYPOTHESES', 'row_name', 'load_records', 'experiment_records', 'rows_run', 'is_run',
-           'not_run_line', 'compare', 'shown', 'compute_time', 'provenance', 'to_markdown', 'write_table',
+           'LN', 'VGG', 'R18', 'HYPOTHESES', 'REPORT_OUTLINE', 'row_name', 'load_records', 'experiment_records',
+           'rows_run', 'is_run', 'not_run_line', 'compare', 'shown', 'compute_time', 'provenance', 'scale_words',
+           'seeds_words', 'to_markdown', 'write_table', 'readable', 'table_html', 'Details', 'notebook_show',
            'short_title', 'plot_compare', 'plot_depth', 'plot_bn_hist', 'Term', 'Claim', 'expected_at', 'paper_frame',
            'check_claims', 'plot_claims', 'load_evals', 'add_evals', 'eval_columns', 'aa_frame', 'claims_summary',
-           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'report_claims_by_attack', 'weights_line', 'row_order',
-           'evals_table', 'eval_times', 'report_eval_table', 'build_report', 'check_hypotheses', 'beside_bn',
-           'beyond_report']
+           'claims_by_attack', 'plot_pgd_vs_aa', 'report_evals', 'weights_line', 'row_order', 'evals_table',
+           'eval_times', 'evals_summary', 'report_eval_table', 'check_hypotheses', 'beside_bn', 'ReportData',
+           'report_data', 'report_section', 'build_report']
 
 # %% ../nbs/07_report.ipynb #02a5b0e5
-import json, math
+import html, json, math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,8 @@ import pandas as pd
 
 from .experiments import EXPERIMENTS, get_experiment
 from .lengths import PAPER_RECIPE, length_row, claim_trend, check_length_hypotheses, plot_lengths
-from .runs import read_json
+from .eval import run_evals
+from .runs import RunConfig, read_json
 
 # %% ../nbs/07_report.ipynb #a146c80d
 METRICS = ('clean_loss', 'clean_acc', 'adv_loss', 'adv_acc')
@@ -209,9 +212,22 @@ def provenance(exp: str, df: pd.DataFrame, profile: str, counted=None) -> str:
     "One line: profile, seeds, devices, commits and time of the records behind a table (`counted`: run ids whose time was given already)"
     o = experiment_records(exp, df, profile)
     if o.empty: return f"profile {profile}: no records yet"
-    scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
-    return (f"{scale}; seeds {', '.join(map(str, sorted(o.seed.unique().tolist())))}; {len(o)} runs; devices: {', '.join(sorted(o.device_name.dropna().unique()))}; "
-            f"commits: {', '.join(sorted(o.git_commit.dropna().str[:12].unique()))}; time: {compute_time(exp, o, profile, counted)}")
+    devices, commits = ', '.join(sorted(o.device_name.dropna().unique())), ', '.join(sorted(o.git_commit.dropna().str[:12].unique()))
+    return (f"{scale_words(profile)}; {seeds_words(o)}; {len(o)} runs; devices: {devices}; "
+            f"commits: {commits}; time: {compute_time(exp, o, profile, counted)}")
+
+def scale_words(profile: str) -> str:
+    "How results of `profile` are named wherever they are shown: paper scale, or a profile that is NOT paper scale"
+    return 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
+
+def seeds_words(o: pd.DataFrame) -> str:
+    "The seeds of records `o` (from `experiment_records`), of the retrained rows and of the base runs apart where they differ"
+    words = lambda g: ', '.join(map(str, sorted(g.seed.unique().tolist())))
+    step2, base = o[o.part.notna()], o[o.part.isna()]
+    if step2.empty or base.empty or words(step2) == words(base): return f"seeds {words(o)}"
+    n = sorted({len(g) for _, g in step2.groupby('row')})
+    per_row = f"{n[0]} per row" if len(n) == 1 else f"{n[0]} to {n[-1]} per row"
+    return f"seeds {words(step2)} for the retrained rows ({per_row}), {words(base)} for the base runs"
 
 # %% ../nbs/07_report.ipynb #070703bd
 def to_markdown(df: pd.DataFrame) -> str:
@@ -230,6 +246,32 @@ def write_table(table: pd.DataFrame, stem, caption='') -> list:
     stem.with_suffix('.md').write_text((f"{caption}\n\n" if caption else '') + to_markdown(t))
     stem.with_suffix('.tex').write_text(t.to_latex(caption=caption or None, escape=True))
     return [stem.with_suffix(s) for s in ('.csv', '.md', '.tex')]
+_READABLE = ('n_seeds', *(f'{k} {s}' for k in ('clean_acc', 'adv_acc') for s in ('paper', 'ours', 'diff')), 'adv_acc AutoAttack ours', 'audit')
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    "The columns of a `compare` table (with `eval_columns`) that a reader takes in at once: accuracies, the paper's beside ours, AutoAttack, audit"
+    return table[[c for c in _READABLE if c in table.columns]]
+
+def table_html(table: pd.DataFrame) -> str:
+    "`table` as HTML: every row and every character (numbers are never cut), floats to three decimals"
+    with pd.option_context('display.max_colwidth', None):
+        return table.to_html(na_rep='', float_format=lambda v: f"{v:.3f}", escape=True, max_rows=None, max_cols=None)
+
+@dataclass(frozen=True)
+class Details:
+    "A table shown folded under a one-line summary (in a notebook: an HTML details element)"
+    summary: str
+    table: pd.DataFrame
+    def _repr_html_(self): return f"<details><summary>{html.escape(self.summary)}</summary>{table_html(self.table)}</details>"
+    def __str__(self): return f"{self.summary}:\n{self.table.to_string()}"
+
+def notebook_show(item):
+    "Show a report item in a notebook: text as Markdown with `<...>` kept as text, tables whole, figures and the rest as they are"
+    from IPython.display import display, Markdown, HTML
+    if isinstance(item, str): display(Markdown(item.replace('<', '&lt;').replace('>', '&gt;')))
+    elif isinstance(item, pd.DataFrame): display(HTML(table_html(item)))
+    else: display(item)
+
 
 # %% ../nbs/07_report.ipynb #62355746
 def short_title(exp: str, df: pd.DataFrame, profile: str) -> str:
@@ -268,10 +310,11 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
     if beyond: t = t.assign(**_bn_reference(exp, t, df, profile))
     ref_label = f'BN ResNet-18, {profile} (± seed std)' if beyond else 'paper (± its std)'
     if beyond and t[[f'_{k}_paper' for k in metrics]].isna().all().all(): ref_label = '_nolegend_'  # nothing to stand beside
-    tall = len(t) > 12  # Table 7's 42 rows: one metric per row of panels, or the figure is a thin strip
-    shape, size = ((len(metrics), 1), (max(9, 0.3*len(t)), 3.4*len(metrics) + 0.8)) if tall else ((1, len(metrics)), (max(4.5, 0.75*len(t))*len(metrics), 4.4))
+    tall = len(t) > 7  # many rows (Table 7's 42, GN/LN's 12): one metric per row of panels, or the figure is a thin strip
+    # at most 11 inches wide: a notebook shows a wider figure scaled down, and its text becomes too small to read at 100%
+    shape, size = ((len(metrics), 1), (min(11, max(9, 0.3*len(t))), 3.6*len(metrics) + 1.2)) if tall else ((1, len(metrics)), (min(11, max(4.5, 0.75*len(t))*len(metrics)), 4.4))
     fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
-    x = np.arange(len(t)); fs = 5 if tall else 7
+    x = np.arange(len(t)); fs = 7 if tall else 8
     for ax, k in zip(axes.flat, metrics):
         p, ps = t[f'_{k}_paper'].to_numpy(float), t[f'_{k}_paper_std'].to_numpy(float)
         o, os_ = t[f'_{k}_ours'].to_numpy(float), t[f'_{k}_ours_std'].to_numpy(float)
@@ -286,7 +329,7 @@ def plot_compare(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc',
         for i in np.flatnonzero(np.isnan(p)):
             bp[i].set_visible(False)
             if not beyond: ax.text(x[i] - 0.2, 0.005, 'not in paper', rotation=90, ha='center', va='bottom', fontsize=fs, color='gray')
-        ax.set_xticks(x, t.index, rotation=60 if len(t) > 6 else 20, ha='right', fontsize=7); ax.set_ylabel(k.replace('_', ' '))
+        ax.set_xticks(x, t.index, rotation=60 if len(t) > 6 else 20, ha='right', fontsize=8); ax.set_ylabel(k.replace('_', ' '))
         top = np.nanmax(np.concatenate([p + np.nan_to_num(ps), o + np.nan_to_num(os_), [0.05]]))
         ax.set_ylim(0, min(1.0, 1.2*top + 0.03)); ax.margins(x=0.01)
     fig.suptitle(short_title(exp, df, profile), fontsize=10)
@@ -356,8 +399,6 @@ def plot_bn_hist(df: pd.DataFrame, profile: str, seed=None):
     return fig
 
 # %% ../nbs/07_report.ipynb #14dc03a0
-from dataclasses import dataclass, replace
-
 BN_A = dict(label='All_N BN_A', reset='reinit', batch_size=128)
 
 @dataclass(frozen=True)
@@ -630,19 +671,8 @@ def report_evals(exp, df, profile, stem, show=print) -> list:
     show(fig); plt.close(fig)
     return [stem.with_suffix('.png'), stem.with_suffix('.pdf')]
 
-def report_claims_by_attack(df, profile, rep, show=print) -> list:
-    "The summary of the claims by scale, and the claims under PGD and under AutoAttack (when there are AutoAttack evals)"
-    show(claims_summary(check_claims(df, profile), profile))
-    if not _has_aa(df[df.profile == profile]): return []
-    t = claims_by_attack(df, profile)
-    show(f"### The paper's claims under PGD and under AutoAttack [{profile}]")
-    show(t)
-    return write_table(t, Path(rep)/f"claims-{profile}-pgd-vs-autoattack", f"The paper's claims under PGD and under AutoAttack [{profile}]")
 
 # %% ../nbs/07_report.ipynb #ev7a0002
-from .eval import run_evals
-from .runs import RunConfig
-
 _SWEEP = ('pgd-20-eps16', 'pgd-20-eps32', 'pgd-20-eps64')
 
 def weights_line(evs: dict) -> str:
@@ -690,69 +720,31 @@ def eval_times(t: pd.DataFrame) -> pd.DataFrame:
                                     'max s': round(v.max()), 'total min': round(v.sum()/60, 1)})
     return pd.DataFrame(rows).set_index('attack') if rows else pd.DataFrame()
 
+def evals_summary(t: pd.DataFrame) -> pd.DataFrame:
+    "`evals_table` `t` in one row per experiment: runs, audit verdicts, mean robust accuracy per attack, median seconds of AutoAttack"
+    acc = ['clean', 'PGD-20', 'PGD-100', 'APGD-CE', 'AutoAttack']
+    rows = []
+    for exp, g in t.groupby('experiment', sort=False):
+        verdicts = g.audit.fillna('none').str.split(r'[:;(]').str[0].str.strip().value_counts()
+        rows.append({'experiment': exp, 'runs': len(g), 'images': '/'.join(sorted(set(g.images))),
+                     'audit': ', '.join(f"{k} {v}" for k, v in verdicts.items()),
+                     **{f"{k} (mean)": round(float(g[k].astype(float).mean()), 3) for k in acc if g[k].notna().any()},
+                     'AutoAttack s (median)': g['s AutoAttack'].median()})
+    return pd.DataFrame(rows).set_index('experiment')
+
 def report_eval_table(df: pd.DataFrame, out, profile: str, rep, show=print) -> list:
-    "`evals-<profile>` (every audited run) and `eval-times-<profile>` (seconds per attack) under `rep`, if any run at `profile` is audited"
+    "`evals-<profile>` (every audited run) and `eval-times-<profile>` (seconds per attack) under `rep`, shown summed up per experiment"
     t = evals_table(df, out, profile)
     if t.empty: return []
-    scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
-    cap = (f"Every audited run [{profile}], {scale}: {len(t)} runs; robust accuracy under each attack on the "
+    cap = (f"Every audited run [{profile}], {scale_words(profile)}: {len(t)} runs; robust accuracy under each attack on the "
            f"{'/'.join(sorted(set(t.images)))} test images, the audit, where the evaluated weights came from, and wall seconds per "
            f"attack as measured (on a machine that may have run other work beside: upper bounds). Files: runs/<run id>/evals/.")
-    show(f"## {cap}"); show(t)
     tt = eval_times(t)
     tcap = f"Wall seconds per run of each attack of the audit [{profile}], from [evals-{profile}.md](evals-{profile}.md)"
-    show(f"### {tcap}"); show(tt)
+    show(f"{cap} Below: one line per experiment; every run in [evals-{profile}.md](evals-{profile}.md) (and .csv).")
+    show(evals_summary(t)); show(tcap); show(tt)
     return write_table(t, Path(rep)/f"evals-{profile}", cap) + write_table(tt, Path(rep)/f"eval-times-{profile}", tcap)
 
-# %% ../nbs/07_report.ipynb #b2e78239
-def _claims_link(profile): return f"The paper's claims checked on these records: [claims-{profile}.md](claims-{profile}.md) (figure claims-{profile}.png)."
-
-def build_report(out, show=print) -> list:
-    "Claims (table and summary figure) first, then tables and figures of every experiment with runs of its own under `out`, written to `out/reports`; a line for each experiment not run; returns the files"
-    import matplotlib.pyplot as plt
-    df = add_evals(load_records(out), out)
-    rep = Path(out)/'reports'; rep.mkdir(parents=True, exist_ok=True)
-    files = []
-    if df.empty: show(f"no records under {out}/runs"); return files
-    save = lambda fig, stem: [fig.savefig(stem.with_suffix(f'.{e}'), dpi=120) or stem.with_suffix(f'.{e}') for e in ('png', 'pdf')]
-    for profile in [p for p in ('paper', 'mini', 'smoke') if p in set(df.profile)] + sorted(set(df.profile) - {'paper', 'mini', 'smoke'}):
-        claims = check_claims(df, profile)
-        if not experiment_records('lengths', df, profile).empty:  # what longer step-2 training does to the claims said to need the paper's scale
-            claims['trend with training length'] = [claim_trend(c, df, profile) for c in claims.index]
-        scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
-        show(f"## The paper's claims [{profile}]\n{scale}; verdict from the means over seeds against the seed spread "
-             f"(holds / within noise / does not hold; with one seed the spread is unknown and the verdict says so). "
-             f"Figure: our margin per claim (bar, ± spread, coloured by verdict) beside the paper's margin (black mark).")
-        show(shown(claims))
-        files += report_claims_by_attack(df, profile, rep, show)
-        files += report_eval_table(df, out, profile, rep, show)
-        files += write_table(claims, rep/f"claims-{profile}", f"The paper's claims checked on the {scale} records")
-        fig = plot_claims(claims, profile); files += save(fig, rep/f"claims-{profile}"); show(fig); plt.close(fig)
-        counted, skipped = set(), []
-        for exp in EXPERIMENTS:
-            if experiment_records(exp, df, profile).empty or not is_run(exp, df, profile): skipped.append(not_run_line(exp, df, profile)); continue
-            stem = rep/f"{exp}-{profile}"
-            title = f"{get_experiment(exp).title} [{profile}]"
-            prov = provenance(exp, df, profile, counted)
-            if exp in PAPER.table.values:
-                t = compare(exp, df, profile)
-                nr = f" Not run: {', '.join(t.attrs['not_run'])}." if t.attrs['not_run'] else ''
-                t = eval_columns(t, exp, df, profile)
-                caption = f"{title}. {prov}.{nr} {_claims_link(profile)}"
-                files += write_table(t, stem, caption)
-                show(f"## {title}\n{caption}"); show(shown(t))
-            elif exp == 'lengths':
-                t = check_length_hypotheses(df, profile)
-                caption = (f"{title}. {prov}. Our hypotheses on step-2 length (written before these runs, `LENGTH_HYPOTHESES`): "
-                           f"the quantity at each length (mean ± seed spread), what is tested, the verdict. {_claims_link(profile)}")
-                files += write_table(t, stem, caption)
-                show(f"## {title}\n{caption}"); show(t)
-            else: show(f"## {title}\n{prov}. {_claims_link(profile)}")
-            fig = {'fig1': plot_depth, 'fig2': plot_bn_hist, 'lengths': plot_lengths}.get(exp, lambda d, p: plot_compare(exp, d, p))(df, profile)
-            if fig is not None: files += save(fig, stem); show(fig); plt.close(fig)
-            files += report_evals(exp, df, profile, stem, show)
-        if skipped: show(f"## Not run at the {profile} profile\n" + '\n'.join(f"- {s}" for s in skipped))
-    return files
 
 # %% ../nbs/07_report.ipynb #0cf63d0f
 _BASE = dict(reset='reinit', batch_size=128)  # the grid's runs, as `BN_A`: not Table 5's batch sizes or Table 6's resets
@@ -820,27 +812,134 @@ def beside_bn(exp: str, df: pd.DataFrame, profile: str, metrics=('clean_acc', 'a
         out.append(d)
     return pd.DataFrame(out).set_index('row')
 
-def beyond_report(out, show=print) -> list:
-    "Hypotheses' verdicts and the `norms`, `bnstats`, `vgg` tables beside BN ResNet-18, per profile, into `out/reports`; returns the files"
+
+# %% ../nbs/07_report.ipynb #b2e78239
+@dataclass
+class ReportData:
+    "What every section of the report reads: the records under `out` with their evals, and the folder its files go to"
+    out: Path
+    df: pd.DataFrame
+    rep: Path
+    @property
+    def profiles(self) -> list:
+        "The profiles with records, paper scale first"
+        have = set(self.df.profile) if len(self.df) else set()
+        return [p for p in SCALE_ORDER[::-1] if p in have] + sorted(have - set(SCALE_ORDER))
+
+def report_data(out, rep=None) -> ReportData:
+    "The records and evals under `out`; the report's files go to `rep` (default `out/reports`)"
     df = load_records(out)
-    rep, files = Path(out)/'reports', []
-    if df.empty: return files
-    df = add_evals(df, out)
-    for profile in sorted(set(df.profile)):
-        scale = 'PAPER SCALE' if profile == 'paper' else f"{profile} profile (NOT paper scale)"
+    return ReportData(Path(out), add_evals(df, out) if len(df) else df, Path(rep) if rep else Path(out)/'reports')
+
+_BEYOND = ('lengths', 'norms', 'bnstats', 'vgg')  # the experiments beyond the paper, in the report's order
+
+def _sentence(s): return s[0].upper() + s[1:]
+
+REPORT_OUTLINE = ([(2, "The paper's claims", 'claims'), (2, "The paper's tables and figures", None)]
+                  + [(3, e.title, k) for k, e in EXPERIMENTS.items() if k not in _BEYOND]
+                  + [(2, 'Evaluations: AutoAttack and the audit', 'evals'), (2, 'Beyond the paper', None),
+                     (3, 'Hypotheses written before their runs', 'hypotheses')]
+                  + [(3, _sentence(EXPERIMENTS[k].title.split(': ', 1)[1]), k) for k in _BEYOND])
+
+def _save(fig, stem) -> list:
+    "Write `fig` as `stem`.png and .pdf; returns the paths"
+    for ext in ('png', 'pdf'): fig.savefig(stem.with_suffix(f'.{ext}'), dpi=120)
+    return [stem.with_suffix('.png'), stem.with_suffix('.pdf')]
+
+def _show_fig(fig, stem, show) -> list:
+    "Save `fig` under `stem`, show it and close it (None: nothing)"
+    import matplotlib.pyplot as plt
+    if fig is None: return []
+    files = _save(fig, stem); show(fig); plt.close(fig)
+    return files
+
+def _claims_section(data: ReportData, show) -> list:
+    "Per profile: the summary line, the claims table with its trend column when lengths runs exist, the figure, PGD vs AutoAttack"
+    files, df = [], data.df
+    for profile in data.profiles:
+        claims = check_claims(df, profile)
+        if not experiment_records('lengths', df, profile).empty:  # what longer step-2 training does to the claims said to need the paper's scale
+            claims['trend with training length'] = [claim_trend(c, df, profile) for c in claims.index]
+        show(f"**{scale_words(profile)}**: {claims_summary(claims, profile)}. Verdicts from the means over seeds against the seed "
+             f"spread (holds / within noise / does not hold; with one seed the spread is unknown and the verdict says so). "
+             f"Figure: our margin per claim (bar, ± spread, coloured by verdict) beside the paper's margin (black mark).")
+        files += write_table(claims, data.rep/f"claims-{profile}", f"The paper's claims checked on the {scale_words(profile)} records")
+        show(shown(claims).drop(columns='scale'))
+        files += _show_fig(plot_claims(claims, profile), data.rep/f"claims-{profile}", show)
+        if _has_aa(df[df.profile == profile]):
+            t, cap = claims_by_attack(df, profile), f"The paper's claims under PGD and under AutoAttack [{profile}]"
+            files += write_table(t, data.rep/f"claims-{profile}-pgd-vs-autoattack", cap)
+            show(f"{cap}: a flag where a claim holds under the paper's PGD and not under AutoAttack."); show(t)
+    return files
+
+def _counted_before(exp: str, data: ReportData, profile: str) -> set:
+    "The runs whose time an earlier table of the report gives already (each run's time is counted once, at its first table)"
+    before = list(EXPERIMENTS)[:list(EXPERIMENTS).index(exp)]
+    return {i for e in before if is_run(e, data.df, profile) for i in experiment_records(e, data.df, profile).id}
+
+def _claims_link(profile): return f"The paper's claims checked on these records: [claims-{profile}.md](claims-{profile}.md) (figure claims-{profile}.png)."
+
+def _experiment_section(exp: str, data: ReportData, show) -> list:
+    "Per profile: the caption, the table (the paper's beside ours; all columns folded below it), the figure, PGD vs AutoAttack"
+    files, df = [], data.df
+    for profile in data.profiles:
+        if experiment_records(exp, df, profile).empty or not is_run(exp, df, profile):
+            show(f"**{scale_words(profile)}**: {not_run_line(exp, df, profile)}"); continue
+        stem, prov = data.rep/f"{exp}-{profile}", provenance(exp, df, profile, _counted_before(exp, data, profile))
+        title = f"{get_experiment(exp).title} [{profile}]"
+        if exp in PAPER.table.values:
+            t = compare(exp, df, profile)
+            not_run = f" Not run: {', '.join(t.attrs['not_run'])}." if t.attrs['not_run'] else ''
+            t = eval_columns(t, exp, df, profile)
+            caption = f"{title}. {prov}.{not_run} {_claims_link(profile)}"
+            files += write_table(t, stem, caption)
+            show(caption); show(readable(t)); show(Details('every column (losses, PGD-20 on the same images)', shown(t)))
+        elif exp == 'lengths':
+            t = check_length_hypotheses(df, profile)
+            caption = (f"{title}. {prov}. Our hypotheses on step-2 length (written before these runs, `LENGTH_HYPOTHESES`): "
+                       f"the quantity at each length (mean ± seed spread), what is tested, the verdict. The trend of each of the "
+                       f"paper's claims is the last column of [claims-{profile}.md](claims-{profile}.md).")
+            files += write_table(t, stem, caption)
+            show(caption); show(t)
+        elif exp in _BEYOND:
+            t = beside_bn(exp, df, profile)
+            cap = (f"{title}, beside BN ResNet-18. {prov}. Our hypotheses on these runs: "
+                   f"[hypotheses-{profile}.md](hypotheses-{profile}.md).")
+            files += write_table(t, data.rep/f"{exp}-beside-bn-{profile}", cap)
+            show(cap); show(t)
+        else: show(f"{title}. {prov}. {_claims_link(profile)}")  # a figure of the paper: its figure below
+        plot = {'fig1': plot_depth, 'fig2': plot_bn_hist, 'lengths': plot_lengths}.get(exp, lambda d, p: plot_compare(exp, d, p))
+        files += _show_fig(plot(df, profile), stem, show)
+        files += report_evals(exp, df, profile, stem, show)
+    return files
+
+def _hypotheses_section(data: ReportData, show) -> list:
+    "Per profile with runs of them: our hypotheses beyond the paper, under PGD and AutoAttack"
+    files, df = [], data.df
+    for profile in data.profiles:
         h = check_hypotheses(df, profile)
-        if (h.verdict == 'no data').all(): continue  # none of their runs at this profile (Table 1's shared runs alone test none)
+        if (h.verdict == 'no data').all(): show(f"**{scale_words(profile)}**: none of their runs exist"); continue
         if _has_aa(df):  # the same hypotheses with AutoAttack's robust accuracy (first N test images) for adv_acc
             ha = check_hypotheses(aa_frame(df), profile)
             h['verdict AutoAttack'], h['ours AutoAttack'] = ha.verdict, ha.ours
-        show(f"## Hypotheses beyond the paper [{profile}]\n{scale}; written before the runs; verdicts from means over seeds against the seed spread")
-        show(h); files += write_table(h, rep/f"hypotheses-{profile}", f"Hypotheses beyond the paper (written before their runs) checked on the {scale} records")
-        for exp in ('norms', 'bnstats', 'vgg'):
-            recs = experiment_records(exp, df, profile)
-            seeds = sorted(df[df.profile == profile].seed.unique().tolist())
-            own = {c.id for c in get_experiment(exp).runs(profile, seeds)} - {c.id for c in get_experiment('table1').runs(profile, seeds)}
-            if recs.empty or not set(recs.id) & own: continue  # runs of its own, not only those it shares with Table 1
-            t = beside_bn(exp, df, profile)
-            cap = f"{get_experiment(exp).title} [{profile}], beside BN ResNet-18. {provenance(exp, df, profile)}"
-            show(f"## {cap}"); show(t); files += write_table(t, rep/f"{exp}-beside-bn-{profile}", cap)
+        cap = f"Hypotheses beyond the paper (written before their runs) checked on the {scale_words(profile)} records"
+        files += write_table(h, data.rep/f"hypotheses-{profile}", cap)
+        show(f"**{scale_words(profile)}**: {cap}; verdicts from means over seeds against the seed spread."); show(shown(h))
     return files
+
+def report_section(key: str, data: ReportData, show=print) -> list:
+    "Show section `key` of `REPORT_OUTLINE` from `data` and write its tables and figures; returns the files"
+    keys = [k for _, _, k in REPORT_OUTLINE if k]
+    if key not in keys: raise ValueError(f"no report section {key!r}; one of {', '.join(keys)}")
+    data.rep.mkdir(parents=True, exist_ok=True)
+    if data.df.empty: show(f"no records under {data.out}/runs"); return []
+    if key == 'claims': return _claims_section(data, show)
+    if key == 'evals': return [f for p in data.profiles for f in report_eval_table(data.df, data.out, p, data.rep, show)]
+    if key == 'hypotheses': return _hypotheses_section(data, show)
+    return _experiment_section(key, data, show)
+
+def build_report(out, show=print, rep=None) -> list:
+    "Every section of `REPORT_OUTLINE` for the records under `out`, in order, written to `rep` (default `out/reports`); returns the files"
+    data = report_data(out, rep)
+    return [f for _, _, key in REPORT_OUTLINE if key for f in report_section(key, data, show)]
+

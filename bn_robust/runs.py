@@ -8,7 +8,7 @@ __all__ = ['PROFILES', 'PART_LABELS', 'NORM_LABELS', 'PAPER_WEIGHT_DECAY', 'ID_P
            'parse_id', 'run_config', 'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock',
            'resolve_device', 'device_name', 'repo_root', 'git_commit', 'versions', 'env_threads', 'bn_summary',
            'get_data', 'run_dir', 'load_record', 'check_out_dir', 'speed_options', 'eval_seconds', 'run_steps',
-           'ensure_run']
+           'ensure_run', 'retrain_as_recorded']
 
 # %% ../nbs/05_runs.ipynb #e32f5ecb
 import hashlib, json, os, platform, re, socket, subprocess, sys, time, warnings
@@ -454,3 +454,12 @@ def ensure_run(cfg: RunConfig, out='outputs', device='auto', data_dir=None, prog
                options: dict = None):
     "The record of run `cfg` under `out`, computed if missing (speed `options`: `speed_options()`); returns (record, status)"
     return drain(run_steps(cfg, out, device, data_dir, progress, log, need_weights, options))
+
+def retrain_as_recorded(cfg: RunConfig, rec: dict, src, out, device='auto', data_dir=None, progress=False, log=print,
+                        need_weights=True):
+    "Train run `cfg` into `out` as its record `rec` (under `src`) says: its base first as the base's own record says; returns (record, status)"
+    if cfg.part is not None:  # step 2 starts from the base's weights: the base as its record says it was made
+        base = load_record(src, cfg.base_config())
+        ensure_run(cfg.base_config(), out, device, data_dir, progress, log, need_weights=True,
+                   options=speed_options(base.get('options', {})) if base else None)
+    return ensure_run(cfg, out, device, data_dir, progress, log, need_weights, options=speed_options(rec.get('options', {})))

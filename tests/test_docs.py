@@ -18,7 +18,7 @@ def test_readme_is_a_front_page():
     text = (ROOT/'README.md').read_text()
     assert len(text.splitlines()) <= 130
     first = commands(ROOT/'README.md')[:2]
-    assert first[0].startswith('python3 -m venv .venv') and first[1] == 'bash tests/run.sh'
+    assert first[0].startswith('bash scripts/setup.sh &&') and first[1] == 'bash tests/run.sh'
     assert not re.search(r"\bissue \d", text, flags=re.I)
     for link in re.findall(r"\]\((docs/[^)#]+)", text): assert (ROOT/link).exists(), link
 
