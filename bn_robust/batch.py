@@ -258,7 +258,7 @@ def _as_saved(path, nb, out_nb):
     book, root = nbformat.read(path, as_version=4), repo_root()
     rel = lambda p: str(Path(p).resolve().relative_to(root)) if root and Path(p).resolve().is_relative_to(root) else Path(p).name
     book.metadata.setdefault('papermill', {}).update(input_path=rel(nb), output_path=rel(out_nb))
-    clean_jupyter(path=str(out_nb), model={'type': 'notebook', 'content': book})  # the very function the save hook calls
+    clean_jupyter(path=str(path), model={'type': 'notebook', 'content': book})  # the very function the save hook calls (on the file it replaces: `path` exists)
     nbformat.write(book, str(path))
 
 # %% ../nbs/06_batch.ipynb #5e7a0c32
