@@ -3,7 +3,7 @@ import ast, json, re
 from pathlib import Path
 from bn_robust.experiments import EXPERIMENTS
 from bn_robust.batch import NB_PARAMS
-from bn_robust.report import HYPOTHESES
+from bn_robust.claims import HYPOTHESES
 
 NBS = Path(__file__).resolve().parents[1]/'nbs'
 

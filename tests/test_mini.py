@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from bn_robust.runs import run_config, ensure_run, RunConfig, PROFILES
-from bn_robust.report import load_records, check_claims
+from bn_robust.records import load_records
+from bn_robust.claims import check_claims
 from bn_robust.batch import rerun, format_rerun
 
 ROOT = Path(__file__).resolve().parents[1]
