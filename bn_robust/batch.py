@@ -71,7 +71,7 @@ def check_params(params: dict, serves=None) -> dict:
 
 # %% ../nbs/06_batch.ipynb #96c51902
 from .runs import device_name
-from .train import OutOfBudget, DEADLINE_ENV, BUDGET_MARGIN, budget_left
+from .budget import OutOfBudget, DEADLINE_ENV, BUDGET_MARGIN, budget_left
 from .experiments import RATE, run_flops
 
 def measured_rate(out, dev) -> float | None:

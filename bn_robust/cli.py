@@ -20,7 +20,7 @@ from .train import Diverged, COMPILE_MODES
 from .experiments import EXPERIMENTS, get_experiment, estimate, fmt_seconds, experiments_info
 from .batch import (run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun, DEFAULT_OUT, COMMITTED_OUT,
                              ADD_ENV, check_not_committed, start_budget, budget_report, experiment_done)
-from .train import DEADLINE_ENV
+from .budget import DEADLINE_ENV
 
 # %% ../nbs/10_cli.ipynb #c084ab7f
 MODEL_VARIANTS = [(a, 'bn') for a in ARCHS] + [('resnet18', 'gn'), ('resnet18', 'ln')]  # beyond the paper: GN/LN ResNet-18
@@ -204,7 +204,7 @@ def cmd_rerun(a):
     if r['verdict'] == 'differs': print(f"bn-robust: rerun of {a.run_id} differs from its record beyond tolerance", file=sys.stderr); sys.exit(1)
 
 def cmd_status(a):
-    from bn_robust.parallel import cmd_status as status
+    from bn_robust.status import cmd_status as status
     status(_existing_out(a.out), as_json=a.json)
 
 def cmd_bench(a):
@@ -247,7 +247,7 @@ def cmd_eval(a):
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
     check_data_dir(a.data_dir)
     import torch
-    from bn_robust.parallel import env_threads
+    from bn_robust.runs import env_threads
     if env_threads(): torch.set_num_threads(env_threads())  # BN_ROBUST_THREADS: share a machine
     out = Path(os.path.abspath(a.out))
     check_not_committed(out, a.add_to_committed)

@@ -4,11 +4,10 @@
 
 # %% auto #0
 __all__ = ['PROFILES', 'PART_LABELS', 'NORM_LABELS', 'PAPER_WEIGHT_DECAY', 'ID_PATTERN', 'LOCK_HEARTBEAT_S', 'LOCK_EXPIRY_S',
-           'THREADS_ENV', 'BN_HIST_EDGES', 'NEAR_ZERO', 'RECORD_KEYS', 'RunError', 'check_profile', 'RunConfig',
-           'parse_id', 'run_config', 'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock',
-           'resolve_device', 'device_name', 'repo_root', 'git_commit', 'versions', 'env_threads', 'bn_summary',
-           'get_data', 'run_dir', 'load_record', 'check_out_dir', 'speed_options', 'eval_seconds', 'run_steps',
-           'ensure_run', 'retrain_as_recorded']
+           'THREADS_ENV', 'RECORD_KEYS', 'RunError', 'check_profile', 'RunConfig', 'parse_id', 'run_config',
+           'atomic_write', 'write_json', 'save_torch', 'read_json', 'load_torch', 'RunLock', 'resolve_device',
+           'device_name', 'repo_root', 'git_commit', 'versions', 'env_threads', 'get_data', 'run_dir', 'load_record',
+           'check_out_dir', 'speed_options', 'run_steps', 'ensure_run', 'retrain_as_recorded']
 
 # %% ../nbs/05_runs.ipynb #e32f5ecb
 import hashlib, json, os, platform, re, socket, subprocess, sys, time, warnings
@@ -19,7 +18,7 @@ import torch
 
 from .attacks import Attack, evaluate
 from .data import load_cifar10, DATA_SOURCES, DataError
-from .freeze import PARTS, RESETS, BN_ONLY_PARTS, prepare_retraining, is_bn
+from .freeze import PARTS, RESETS, BN_ONLY_PARTS, prepare_retraining, is_bn, bn_summary
 from .models import ARCHS, NORMS, make_model, layer_names, is_norm
 from .train import Trainer, TrainConfig, Diverged, drain, REGIMES, PRECISIONS, COMPILE_MODES
 
@@ -315,21 +314,6 @@ def env_threads():
     return int(v)
 
 
-# %% ../nbs/05_runs.ipynb #b937910a
-BN_HIST_EDGES = [round(-1.5 + 0.025*i, 4) for i in range(161)]  # [-1.5, 2.5] in steps of 0.025
-NEAR_ZERO = 0.01
-
-def bn_summary(model) -> dict:
-    "Histogram counts of all normalization (BN, GN, LN) gammas and betas on `BN_HIST_EDGES` (clipped), and the fraction with |v| < 0.01"
-    out = {'edges': BN_HIST_EDGES, 'near_zero': NEAR_ZERO}
-    edges = torch.tensor(BN_HIST_EDGES, dtype=torch.float64)
-    for name, attr in (('gamma', 'weight'), ('beta', 'bias')):
-        v = torch.cat([getattr(m, attr).detach().double().flatten().cpu() for m in model.modules() if is_norm(m)])
-        counts = torch.histogram(v.clamp(edges[0], edges[-1]), bins=edges).hist
-        out[name] = {'counts': [int(c) for c in counts], 'n': len(v), 'frac_near_zero': float((v.abs() < NEAR_ZERO).double().mean()),
-                     'mean': float(v.mean()), 'std': float(v.std())}
-    return out
-
 # %% ../nbs/05_runs.ipynb #22d2f3b0
 _DATA = {}
 def get_data(cfg: RunConfig, dev, data_dir=None):
@@ -373,17 +357,9 @@ def speed_options(recorded: dict = None) -> dict:
         raise RunError(f"unknown {what}{opts['compile']!r}; choose one of {', '.join(COMPILE_MODES)}")
     return opts
 
-# %% ../nbs/05_runs.ipynb #f7a25bc9
-from .train import check_budget, BUDGET_MARGIN
-
-def eval_seconds(cfg: RunConfig, history: list, data) -> float:
-    "Expected seconds (with the budget margin) of a run's evaluation: its mean epoch time scaled by the passes per image of each"
-    if not history: return 0.
-    k = cfg.train_attack['steps'] if cfg.train_regime == 'A' else 0  # PGD-k training: k+1 forwards, k+1 backwards
-    per_epoch = sum(h['seconds'] for h in history)/len(history)
-    return BUDGET_MARGIN*per_epoch*len(data.y_test)*(2 + 3*cfg.eval_attack['steps'])/(len(data.y_train)*(3 + 3*k))
-
 # %% ../nbs/05_runs.ipynb #407b1d54
+from .budget import check_budget, eval_seconds
+
 def _train_run(cfg: RunConfig, d: Path, dev, data_dir, progress, log, opts):
     "Train (or resume) the run in folder `d`, yielding after each step; returns (trainer, status)"
     data = get_data(cfg, dev, data_dir)
