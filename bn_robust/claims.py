@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['BN_A', 'CLAIM_SCALES', 'SCALE_ORDER', 'CLAIMS', 'GN', 'LN', 'VGG', 'R18', 'HYPOTHESES', 'Term', 'Claim',
-           'expected_at', 'paper_frame', 'check_claims', 'claims_summary', 'claims_by_attack', 'check_hypotheses']
+           'expected_at', 'paper_frame', 'margin_verdict', 'check_claims', 'claims_summary', 'claims_by_attack',
+           'check_hypotheses']
 
 # %% ../nbs/07e_claims.ipynb #2b808706
 import math
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .lengths import PAPER_RECIPE
+from .experiments import PAPER_RECIPE
 from .paper_values import METRICS, PAPER
 from .records import aa_frame
 
@@ -109,10 +110,12 @@ def paper_frame() -> pd.DataFrame:
              **{k: P.loc[key, k] for k in METRICS}} for key, sel in _PAPER_ROWS.items()]
     return pd.DataFrame(rows)
 
-def _verdict(margin, spread):
+def margin_verdict(margin, spread) -> str:
+    "A margin against the seed spread: holds, within noise, does not hold (with one seed the spread is unknown and it says so)"
+    if np.isnan(margin): return 'no data'
+    if margin == 0: return 'within noise' + ('' if not np.isnan(spread) else ' (1 seed: spread unknown)')  # no difference at all
     if np.isnan(spread): return ('holds' if margin > 0 else 'does not hold') + ' (1 seed: spread unknown)'
-    if abs(margin) <= spread: return 'within noise'
-    return 'holds' if margin > 0 else 'does not hold'
+    return 'within noise' if abs(margin) <= spread else 'holds' if margin > 0 else 'does not hold'
 
 def check_claims(df: pd.DataFrame, profile: str, arch='resnet18', claims=None) -> pd.DataFrame:
     "Each claim of `claims` (default `CLAIMS`) checked against the records of `profile` (of the BN `arch`; None: all): ours, margin, spread, verdict; the paper's margin beside it"
@@ -127,7 +130,7 @@ def check_claims(df: pd.DataFrame, profile: str, arch='resnet18', claims=None) -
             if np.isnan(ml) or np.isnan(mr): verdicts.append('no data'); ours.append(f"{lhs} > {rhs}: not run"); continue
             margin = ml - mr
             spread = math.sqrt(np.nansum([sl**2, sr**2])) if not (np.isnan(sl) and nl) and not (np.isnan(sr) and nr) else np.nan
-            verdicts.append(_verdict(margin, spread))
+            verdicts.append(margin_verdict(margin, spread))
             sp = f"spread {spread:.3f}" if not np.isnan(spread) else 'spread unknown (1 seed)'
             ours.append(f"{lhs} = {ml:.3f} > {rhs} = {mr:.3f}: margin {margin:+.3f}, {sp}")
             z = margin/spread if spread and not np.isnan(spread) else margin

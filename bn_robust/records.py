@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import get_experiment
-from .lengths import length_row
+from .experiments import get_experiment, length_row
 from .runs import RunConfig, read_json
 
 # %% ../nbs/07b_records.ipynb #b466ccab

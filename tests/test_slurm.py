@@ -23,6 +23,8 @@ NO_SLURM = _no_slurm()
 pytestmark = pytest.mark.skipif(bool(NO_SLURM), reason=f"{NO_SLURM} (scripts/slurm-local.sh start makes a one-node SLURM)")
 
 JOB_ENV = {'BN_ROBUST_THREADS': '1'}  # fixed threads: SLURM's records must equal the local ones bit for bit
+# tests/hold/sitecustomize.py: the first attempt of the run named in $BN_ROBUST_TEST_HOLD waits after that epoch
+HOLD_ENV = {'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT/'tests'/'hold'), os.environ.get('PYTHONPATH')]))}
 SLURM = ['--no-notebook', '--executor', 'slurm', '--gpus-per-job', '0', '--cpus-per-job', '1']
 
 def comparable(rec):
@@ -49,7 +51,7 @@ def test_table1_submitted_at_once_preempted_job_requeued_records_equal_local(tmp
     all_n = cfgs['All_N']
     # All_N's first attempt waits after its epoch-1 checkpoint, so it is surely mid-run when we preempt it
     r = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', *SLURM, '--out', out,
-            env={**JOB_ENV, 'BN_ROBUST_TEST_HOLD': f'{all_n.id}:1'})
+            env={**JOB_ENV, **HOLD_ENV, 'BN_ROBUST_TEST_HOLD': f'{all_n.id}:1'})
     assert 'submitted 6 runs as SLURM jobs' in r.stdout and 'scancel' in r.stdout and 'bn-robust status --out' in r.stdout
     assert len(records(out)) < 6  # returned before the runs finished (All_N cannot finish while it is held)
     jobs = json.loads((out/'slurm'/'jobs.json').read_text())
