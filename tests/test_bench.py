@@ -1,9 +1,11 @@
 "`bn-robust bench` end to end on the CPU: a narrow model and small batches, under a minute."
 import json, time
+import pytest
 from conftest import cli
 
 WORKLOADS = {'natural_train', 'pgd10_train', 'bn_pgd10_retrain', 'pgd100_eval'}
 
+@pytest.mark.long
 def test_bench_cpu_json(tmp_path):
     # one OpenMP thread: on a busy 2-core machine a second thread that gets descheduled stalls every op
     env = {'BN_ROBUST_BENCH_DIR': str(tmp_path), 'OMP_NUM_THREADS': '1'}

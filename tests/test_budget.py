@@ -1,5 +1,6 @@
 "`bn-robust run --budget`: a batch stops cleanly inside its time budget (complete records, resumable checkpoints), and the next call finishes it with the records an unbudgeted batch makes."
 import json, re, shutil
+import pytest
 from pathlib import Path
 from conftest import cli, records
 from bn_robust.runs import RECORD_KEYS
@@ -11,6 +12,7 @@ def _science(r):
     "What a run computed (metrics, training history without timings, BN summary), not when or how fast"
     return {'metrics': r['metrics'], 'bn': r['bn'], 'history': [{k: v for k, v in h.items() if k != 'seconds'} for h in r['history']]}
 
+@pytest.mark.long
 def test_budget_stops_inside_and_next_call_finishes(tmp_path):
     ref, out = tmp_path/'ref', tmp_path/'budget'
     cli(*RUN, '--out', ref, '--no-notebook', env=ENV, timeout=900)

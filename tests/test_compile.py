@@ -1,6 +1,6 @@
 "torch.compile as a speed option: same numbers as the eager fast path, recorded in each run, bad modes rejected."
 import json
-import torch
+import pytest, torch
 from conftest import cli, records
 from bn_robust.attacks import Attack
 from bn_robust.data import load_cifar10
@@ -19,6 +19,7 @@ def _steps(compile_mode, data, n=2):
         losses.append(sums[0].item()/sums[2].item())
     return losses, [p.detach().clone() for p in tr.model.parameters()]
 
+@pytest.mark.long
 def test_compiled_step_equals_eager():
     data = load_cifar10('sample', n_train=64, n_test=10)
     eager, w_eager = _steps('off', data)
@@ -31,6 +32,7 @@ def test_compiled_step_equals_eager():
     diff = max((a - b).abs().max().item() for a, b in zip(w_comp, w_eager))
     assert moved > 0.01 and diff < 0.02*moved, (diff, moved)
 
+@pytest.mark.long
 def test_run_records_compile_mode(tmp_path):
     cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', '--out', tmp_path, '--no-notebook', '--compile', 'default', timeout=900)
     recs = records(tmp_path)
@@ -45,6 +47,7 @@ def test_bad_compile_mode_is_one_line(tmp_path):
     r = cli('bench', '--compile', 'fast', check=False)
     assert r.returncode == 2 and "invalid choice: 'fast'" in r.stderr
 
+@pytest.mark.long
 def test_cudagraph_step_equals_eager():
     "The whole-step CUDA-graph path, graph-free on the CPU (static buffers), equals the plain step exactly; the bench's equivalence check passes on it"
     data = load_cifar10('sample', n_train=64, n_test=10)

@@ -19,6 +19,7 @@ def light_aa(monkeypatch):
         return aa
     monkeypatch.setattr(ev, '_autoattack', light)
 
+@pytest.mark.long
 def test_eval_then_report(tmp_path, light_aa):
     out = tmp_path/'D'
     argv = ['eval', 'table1', '--profile', 'smoke', '--seeds', '0', '--attack', 'autoattack', '--attack', 'pgd-20', '--n', '20',

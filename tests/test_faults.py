@@ -17,6 +17,7 @@ def _strip(rec):
 
 def _by_id(out): return {r['id']: _strip(r) for r in records(out)}
 
+@pytest.mark.long
 def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     ref, out = tmp_path/'ref', tmp_path/'killed'
     cli(*RUN, '--out', ref)

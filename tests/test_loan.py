@@ -56,6 +56,7 @@ def check_call(res, call):
     return r, files, keep, log
 
 
+@pytest.mark.long
 def test_call1_bench_matrix_and_verdict(dry_loan):
     res, state, _ = dry_loan
     r, files, keep, log = check_call(res, 1)
@@ -81,6 +82,7 @@ def test_call1_bench_matrix_and_verdict(dry_loan):
     assert 'nbdev_test --flags gpu: skipped' in log and 'verdict on cpu' in log
 
 
+@pytest.mark.long
 def test_call2_again_and_eval_speed(dry_loan):
     res, state, _ = dry_loan
     r, files, keep, log = check_call(res, 2)
@@ -96,6 +98,7 @@ def test_call2_again_and_eval_speed(dry_loan):
     assert f"fastest in call 1: {v['fastest_precision']} {v['fastest_compile']}" in log
 
 
+@pytest.mark.long
 def test_call3_runs_records_report(dry_loan):
     res, state, _ = dry_loan
     r, files, keep, log = check_call(res, 3)
@@ -114,6 +117,7 @@ def test_call3_runs_records_report(dry_loan):
     assert not (ROOT/'.loan'/'call3.steps').exists()  # the dry run kept to its state folder
 
 
+@pytest.mark.long
 def test_no_git_called(dry_loan):
     _, _, base = dry_loan
     assert not (base/'git-called').exists(), (base/'git-called').read_text()

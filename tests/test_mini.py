@@ -12,6 +12,7 @@ from bn_robust.batch import rerun, format_rerun
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT/'outputs'
 
+@pytest.mark.long
 def test_one_mini_run_for_one_epoch(tmp_path):
     "The mini profile's real sizes (width 1/4, the embedded sample, PGD-20 evaluation), one natural epoch"
     cfg = run_config('mini', seed=0, epochs=1)

@@ -159,6 +159,7 @@ def test_size_limit(synthetic, tmp_path):
     assert not (tmp_path / 'dest').exists() or list((tmp_path / 'dest').iterdir()) == []
 
 
+@pytest.mark.long
 @pytest.mark.skipif(not (SHARED / 'cifar-10-batches-py').is_dir(), reason=f"no full CIFAR-10 at {SHARED}")
 def test_full_cifar10(tmp_path):
     "make + unpack of the real CIFAR-10: byte-exact, arrays pass the content hashes, each pack <= 38 MiB"

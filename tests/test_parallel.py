@@ -14,6 +14,7 @@ def comparable(rec):
             'history': [{k: v for k, v in h.items() if k != 'seconds'} for h in rec['history']],
             'bn': rec['bn'], 'retrain_params': rec['retrain_params']}
 
+@pytest.mark.long
 def test_local_workers_match_one_worker(tmp_path):
     a, b = tmp_path/'A', tmp_path/'B'
     base = ['run', 'table3', '--profile', 'smoke', '--seeds', '0', '--no-notebook', '--executor', 'local']
@@ -29,6 +30,7 @@ def test_local_workers_match_one_worker(tmp_path):
     st = json.loads(cli('status', '--out', a, '--json').stdout)
     assert [s['status'] for s in st] == ['done']*5 and {s['id'] for s in st} == {r['id'] for r in recs_a}
 
+@pytest.mark.long
 def test_submitit_local_table1_then_status(tmp_path):
     c = tmp_path/'C'
     args = ['run', 'table1', '--profile', 'smoke', '--seeds', '0', '--no-notebook', '--executor', 'submitit-local', '--out', c]

@@ -82,6 +82,7 @@ def test_run_refuses_the_committed_results_folder(table1_smoke, tmp_path):
     assert len(list((repo/'outputs'/'runs').iterdir())) == 6  # nothing added
     assert cli('run', 'table3', '--profile', 'smoke', '--seeds', '0', '--out', repo/'outputs', '--dry-run').returncode == 0
 
+@pytest.mark.long
 def test_papermill_parameters_reach_the_notebook(tmp_path):
     nb = ROOT/'nbs'/'experiments'/'grid.ipynb'
     subprocess.run([str(BIN/'papermill'), str(nb), str(tmp_path/'out.ipynb'), '-p', 'profile', 'smoke', '-p', 'seeds', '[1]',

@@ -45,6 +45,7 @@ def wait_for(cond, timeout, what, every=1.0, more=lambda: ''):
                                  + (f"\nslurmd.log:\n{slurmd.read_text()[-1500:]}" if slurmd and slurmd.exists() else '') + more())
         time.sleep(every)
 
+@pytest.mark.long
 def test_table1_submitted_at_once_preempted_job_requeued_records_equal_local(tmp_path):
     out, ref = tmp_path/'slurm', tmp_path/'local'
     cfgs = {c.label: c for c in EXPERIMENTS['table1'].runs('smoke', [0])}
@@ -102,6 +103,7 @@ def test_table1_submitted_at_once_preempted_job_requeued_records_equal_local(tmp
     r = cli('run', 'table1', '--profile', 'smoke', '--seeds', '0', *SLURM, '--out', out, env=JOB_ENV)
     assert 'submitted' not in r.stdout and r.stdout.count('  cached ') >= 6  # all cached: nothing goes to SLURM
 
+@pytest.mark.long
 def test_failed_base_leaves_dependents_not_run_and_status_says_why(tmp_path):
     out = tmp_path/'slurm'
     cfgs = EXPERIMENTS['table5'].runs('smoke', [0])

@@ -20,6 +20,7 @@ def alone(tmp_path_factory):
     cli(*TABLE1, '--seeds', '0', '1', '--out', out, env=ENV, timeout=900)
     return _by_id(out)
 
+@pytest.mark.long
 def test_concurrent_records_equal_alone(alone, tmp_path):
     r = cli(*TABLE1, '--seeds', '0', '1', '--out', tmp_path, '--concurrent', '3', env=ENV, timeout=900)
     got = records(tmp_path)
@@ -27,6 +28,7 @@ def test_concurrent_records_equal_alone(alone, tmp_path):
     assert all(g['options']['concurrent'] == 3 for g in got)
     assert len(re.findall(r'\[\d+/12\] ran ', r.stdout)) == 12, r.stdout
 
+@pytest.mark.long
 def test_concurrent_resumes_after_sigkill(alone, tmp_path):
     "Killed while several runs train side by side: the next call resumes them and every record equals the one trained alone"
     args = [str(BIN/'bn-robust'), *TABLE1, '--seeds', '0', '1', '--out', str(tmp_path), '--concurrent', '3']
@@ -42,6 +44,7 @@ def test_concurrent_resumes_after_sigkill(alone, tmp_path):
     assert _by_id(tmp_path) == alone
     assert not list(tmp_path.glob('runs/*/ckpt.pt')) and not list(tmp_path.glob('runs/*/lock'))
 
+@pytest.mark.long
 def test_concurrent_budget_stops_and_next_call_finishes(alone, tmp_path):
     "A spent budget starts nothing and leaves nothing half-written; the next call, with time, finishes to the same records"
     r = cli(*TABLE1, '--seeds', '0', '1', '--out', tmp_path, '--concurrent', '3', '--budget', '0.0001', env=ENV, timeout=900)
@@ -57,6 +60,7 @@ def test_bad_concurrent_is_one_line(tmp_path):
         assert r.returncode == 2 and r.stderr.strip().count('\n') == 0 and 'concurrent' in r.stderr, r.stderr
     assert not (tmp_path/'runs').exists() or not list((tmp_path/'runs').iterdir())
 
+@pytest.mark.long
 def test_bnstats_under_cudagraph_equals_eager(tmp_path):
     "The part where nothing trains (`bn_stats`) once crashed the graph path: now the whole experiment runs, notebook included"
     run = ('run', 'bnstats', '--profile', 'smoke', '--seeds', '0', '--device', 'cpu')
@@ -67,6 +71,7 @@ def test_bnstats_under_cudagraph_equals_eager(tmp_path):
     assert len(graph) == 6 and all(g['options']['compile'] == 'cudagraph' for g in graph)
     assert {g['id']: _science(g) for g in graph} == _by_id(tmp_path/'eager')
 
+@pytest.mark.long
 def test_bench_concurrent_cpu(tmp_path):
     r = cli('bench', '--device', 'cpu', '--width', '0.125', '--batch-size', '16', '--concurrent', '2', '--kernels',
             env={**ENV, 'BN_ROBUST_BENCH_DIR': str(tmp_path)}, timeout=600)
@@ -78,6 +83,7 @@ def test_bench_concurrent_cpu(tmp_path):
                                            for n, v in runs.items())
     assert res['kernels']['kernels_per_step'] > 100
 
+@pytest.mark.long
 def test_bench_cudagraph_checks_graph_against_eager(tmp_path):
     r = cli('bench', '--device', 'cpu', '--width', '0.125', '--batch-size', '16', '--compile', 'cudagraph',
             env={**ENV, 'BN_ROBUST_BENCH_DIR': str(tmp_path)}, timeout=600)
