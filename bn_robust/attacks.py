@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from .data import Batches
 from .models import folded_bn
+from .checks import check_int
 
 # %% ../nbs/02_attacks.ipynb #baa14725
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Attack:
         for k in ('eps', 'step'):
             v = getattr(self, k)
             if not (isinstance(v, (int, float)) and 0 < v <= 1): raise ValueError(f"attack {k} must be in (0, 1], got {v!r}")
-        if not (isinstance(self.steps, int) and self.steps >= 1): raise ValueError(f"attack steps must be an integer >= 1, got {self.steps!r}")
+        check_int(self.steps, 'attack steps', 1)
         if self.bn_mode not in ('eval', 'train'): raise ValueError(f"attack bn_mode must be 'eval' or 'train', got {self.bn_mode!r}")
 
 TRAIN_ATTACK = Attack(8/255, 2/255, 10)   # Appendix A: adversarial training

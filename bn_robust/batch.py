@@ -22,6 +22,7 @@ from .runs import (RunConfig, RunError, run_config, ensure_run, run_steps, load_
                             git_commit, device_name)
 from .together import Lanes
 from .experiments import EXPERIMENTS, get_experiment, fmt_seconds, run_flops, run_states, RATE
+from .checks import check_seeds, SEEDS_WORDS
 
 # %% ../nbs/06_batch.ipynb #5dce8454
 NB_PARAMS = ('experiment', 'profile', 'seeds', 'device', 'data_dir', 'out_dir', 'arch', 'evals')
@@ -55,11 +56,8 @@ def check_params(params: dict, serves=None) -> dict:
     if isinstance(seeds, str):  # papermill's -p passes '[0, 1]' as text
         import ast
         try: seeds = ast.literal_eval(seeds.strip())
-        except (ValueError, SyntaxError): raise RunError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}") from None
-    if not (isinstance(seeds, (list, tuple)) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
-        hint = f" such as [{seeds}] (papermill: -p seeds '[{seeds}]')" if isinstance(seeds, int) and not isinstance(seeds, bool) else ''
-        raise RunError(f"seeds must be a non-empty list of non-negative integers{hint}, got {seeds!r}")
-    p['seeds'] = list(dict.fromkeys(seeds))
+        except (ValueError, SyntaxError): raise RunError(f"seeds must be {SEEDS_WORDS}, got {seeds!r}") from None
+    p['seeds'] = check_seeds(seeds, RunError)
     resolve_device(p.get('device', 'auto'))
     if p.get('data_dir') is not None and not isinstance(p['data_dir'], str): raise RunError(f"data_dir must be a path or None, got {p['data_dir']!r}")
     check_data_dir(p.get('data_dir'))

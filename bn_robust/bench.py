@@ -21,6 +21,7 @@ from .train import GraphedStep, PRECISIONS, COMPILE_MODES, compiled
 from .together import Lanes
 from .textbook import (equivalence, fast_trainer, graph_equivalence, paired_models, textbook_evaluate,
                                 textbook_loader, textbook_optimizer, textbook_train_step)
+from .checks import check_int
 
 # %% ../nbs/08_bench.ipynb #671a1b2b
 WORKLOADS = {
@@ -310,7 +311,7 @@ def cli_bench(a):
     "The `bn-robust bench` command"
     say, t0 = (lambda s: print(s, file=sys.stderr, flush=True)), time.time()
     concurrent, kernels = getattr(a, 'concurrent', 1), getattr(a, 'kernels', False)
-    if not (isinstance(concurrent, int) and concurrent >= 1): raise RunError(f"--concurrent must be a positive number of runs, got {concurrent}")
+    check_int(concurrent, '--concurrent', 1, RunError)
     res = bench(a.device, a.arch, a.width, a.batch_size, a.precision, log=lambda s: say(f"bench: {s}"), compile=a.compile)
     kw = dict(arch=a.arch, width=res['width'], device=a.device, batch_size=a.batch_size, precision=a.precision, compile=a.compile)
     if concurrent > 1:

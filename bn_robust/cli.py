@@ -21,6 +21,7 @@ from .experiments import EXPERIMENTS, get_experiment, estimate, fmt_seconds, exp
 from .batch import (run_experiment, notebooks_dir, execute_notebook, rerun, format_rerun, DEFAULT_OUT, COMMITTED_OUT,
                              ADD_ENV, check_not_committed, start_budget, budget_report, experiment_done)
 from .budget import DEADLINE_ENV
+from .checks import check_int, check_seeds, SEEDS_WORDS
 
 # %% ../nbs/10_cli.ipynb #c084ab7f
 MODEL_VARIANTS = [(a, 'bn') for a in ARCHS] + [('resnet18', 'gn'), ('resnet18', 'ln')]  # beyond the paper: GN/LN ResNet-18
@@ -106,13 +107,12 @@ EXECUTORS = ('inline', 'local', 'slurm', 'submitit-local')
 
 def _seeds(raw):
     try: seeds = [int(s) for s in raw]
-    except ValueError: raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}") from None
-    if any(s < 0 for s in seeds): raise RunError(f"seeds must be non-negative integers, got {' '.join(raw)}")
-    return seeds
+    except ValueError: raise RunError(f"seeds must be {SEEDS_WORDS}, got {' '.join(raw)}") from None
+    return check_seeds(seeds, RunError)
 
 def _concurrent(a):
     "The checked `--concurrent N`: runs side by side in this process, which is the inline executor's way"
-    if a.concurrent < 1: raise RunError(f"--concurrent must be a positive number of runs, got {a.concurrent}")
+    check_int(a.concurrent, '--concurrent', 1, RunError)
     if a.concurrent > 1 and getattr(a, 'executor', 'inline') != 'inline':
         raise RunError(f"--concurrent trains runs side by side in one process; --executor {a.executor} uses --workers instead: choose one")
     return a.concurrent
@@ -243,7 +243,7 @@ def cmd_eval(a):
     names = list(EXPERIMENTS) if a.experiments == ['all'] else a.experiments
     exps = [get_experiment(n) for n in names]
     attacks = check_attacks(a.attack)
-    if a.n is not None and a.n < 1: raise RunError(f"--n must be a positive number of test images, got {a.n}")
+    if a.n is not None: check_int(a.n, '--n', 1, RunError)
     check_profile(a.profile); seeds = _seeds(a.seeds); resolve_device(a.device)
     check_data_dir(a.data_dir)
     import torch

@@ -22,6 +22,7 @@ from .runs import (RunConfig, RunError, RunLock, run_dir, read_json, write_json,
                             retrain_as_recorded,
                             speed_options, resolve_device, device_name, get_data, git_commit, check_out_dir)
 from .experiments import get_experiment
+from .checks import check_int
 
 # %% ../nbs/11_eval.ipynb #f469624c
 AA_STANDARD = ('apgd-ce', 'apgd-t', 'fab-t', 'square')  # AutoAttack's standard ensemble (l_inf), in its order
@@ -146,8 +147,7 @@ def ensure_weights(cfg: RunConfig, out, device='auto', data_dir=None, log=print)
 def eval_path(out, cfg: RunConfig, attack: str, n: int) -> Path: return run_dir(out, cfg)/'evals'/f"{ATTACKS[attack].eval_id(n)}.json"
 
 def _check_n(n):
-    if n is not None and not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-        raise RunError(f"n must be a positive number of test images, got {n!r}")
+    if n is not None: check_int(n, 'n (test images)', 1, RunError)
 
 def eval_run(cfg: RunConfig, attack: str, out='outputs', n=None, device='auto', data_dir=None, log=print):
     "Robustness of run `cfg` against `attack` on its first `n` test images (all: None); cached in `evals/`; returns (eval, status)"

@@ -12,6 +12,7 @@ from .data import load_cifar10
 from .runs import RunError, check_out_dir, env_threads
 from .schedule import LocalBackend, collect_runs, plan, schedule_runs
 from .slurm import SubmititBackend, follow_jobs, submitted_message
+from .checks import check_int
 
 # %% ../nbs/09_parallel.ipynb #4040e333
 PARALLEL_EXECUTORS = ('local', 'slurm', 'submitit-local')
@@ -20,8 +21,7 @@ def run_parallel(exps, profile, seeds, device='auto', data_dir=None, out='output
                  slurm_opts=None, progress=True, wait=True) -> dict:
     "Ensure every run of experiments `exps` with `executor`, base runs before the runs that start from them; returns {id: status}; SLURM without `wait`: submit and return ('submitted')"
     if executor not in PARALLEL_EXECUTORS: raise RunError(f"unknown executor {executor!r}; choose one of {', '.join(PARALLEL_EXECUTORS)}")
-    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
-        raise RunError(f"--workers must be a positive integer, got {workers!r}")
+    check_int(workers, '--workers', 1, RunError)
     env_threads()  # a bad $BN_ROBUST_THREADS fails now
     if executor != 'local':
         try: import submitit

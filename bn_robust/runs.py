@@ -21,6 +21,7 @@ from .data import load_cifar10, DATA_SOURCES, DataError
 from .freeze import PARTS, RESETS, BN_ONLY_PARTS, prepare_retraining, is_bn, bn_summary
 from .models import ARCHS, NORMS, make_model, layer_names, is_norm
 from .train import Trainer, TrainConfig, Diverged, drain, REGIMES, PRECISIONS, COMPILE_MODES
+from .checks import check_int
 
 # %% ../nbs/05_runs.ipynb #952be238
 PROFILES = {
@@ -146,14 +147,12 @@ def parse_id(run_id: str) -> dict | None:
             'variant': variant + ' (from the id)'}
 
 # %% ../nbs/05_runs.ipynb #5ddd5e4f
-def _nonneg_int(v): return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
 def run_config(profile='mini', arch='resnet18', seed=0, base='N', part=None, regime=None, reset='reinit',
                batch_size=128, precision='fp32', norm='bn', epochs_scale=1, **overrides) -> RunConfig:
     "A checked `RunConfig` for `profile`: step 1 (`part=None`) or step 2 (`part`, `regime`, `epochs_scale` x its epochs)"
     prof = check_profile(profile)
     if arch not in ARCHS: raise RunError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    if not _nonneg_int(seed): raise RunError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int(seed, 'seed', error=RunError)
     if base not in REGIMES: raise RunError(f"unknown base regime {base!r}; choose N or A")
     if norm not in NORMS: raise RunError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
     if part == 'norm' and norm == 'bn': part = 'bn'  # the same parameters: one run, one id
@@ -166,7 +165,7 @@ def run_config(profile='mini', arch='resnet18', seed=0, base='N', part=None, reg
         if isinstance(part, str) and part.startswith('layer:') and part[6:] not in layer_names(make_model(arch, 1/64, norm=norm)):
             raise RunError(f"unknown layer {part[6:]!r} for {arch}; `bn-robust models` lists the layers")
     if reset not in RESETS: raise RunError(f"unknown reset mode {reset!r}; choose one of {', '.join(RESETS)}")
-    if not (_nonneg_int(batch_size) and batch_size >= 2): raise RunError(f"batch size must be an integer >= 2, got {batch_size!r}")
+    check_int(batch_size, 'batch size', 2, RunError)
     if precision not in PRECISIONS: raise RunError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if not (isinstance(epochs_scale, (int, float)) and not isinstance(epochs_scale, bool) and epochs_scale > 0):
         raise RunError(f"epochs_scale must be a number > 0, got {epochs_scale!r}")
@@ -310,8 +309,7 @@ def env_threads():
     "The thread count fixed by `$BN_ROBUST_THREADS`, or None"
     v = os.environ.get(THREADS_ENV, '').strip()
     if not v: return None
-    if not v.isdigit() or int(v) < 1: raise RunError(f"{THREADS_ENV} must be a positive integer, got {v!r}")
-    return int(v)
+    return check_int(int(v) if v.isdigit() else v, THREADS_ENV, 1, RunError)
 
 
 # %% ../nbs/05_runs.ipynb #22d2f3b0

@@ -9,12 +9,13 @@ __all__ = ['Lanes']
 from contextlib import nullcontext
 
 import torch
+from .checks import check_int
 
 # %% ../nbs/04a_together.ipynb #04a126dd
 class Lanes:
     "Up to `n` step generators advanced in turn, each in its own lane: its own CUDA stream on a GPU, plain turns on a CPU"
     def __init__(self, n: int, device='cpu'):
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1): raise ValueError(f"lanes must be an integer >= 1, got {n!r}")
+        check_int(n, 'lanes', 1)
         dev = torch.device(device)
         self.streams = [torch.cuda.Stream(dev) if dev.type == 'cuda' else None for _ in range(n)]
         self.jobs = [None]*n  # (tag, generator) per lane, None when free

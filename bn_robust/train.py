@@ -19,6 +19,7 @@ from .attacks import Attack, TRAIN_ATTACK, pgd
 from .data import Batches, Cifar
 from .freeze import Part, is_bn
 from .budget import BUDGET_MARGIN, check_budget
+from .checks import check_int
 
 # %% ../nbs/04_train.ipynb #7c9bf466
 REGIMES = ('N', 'A')
@@ -47,10 +48,8 @@ class TrainConfig:
         if isinstance(self.attack, dict): self.attack = Attack(**self.attack)
         if self.regime not in REGIMES: raise ValueError(f"unknown regime {self.regime!r}; choose N (natural) or A (adversarial)")
         if self.precision not in PRECISIONS: raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        for k in ('epochs', 'batch_size'):
-            v = getattr(self, k)
-            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1): raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
-        if not (isinstance(self.seed, int) and self.seed >= 0): raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for k in ('epochs', 'batch_size'): check_int(getattr(self, k), k, 1)
+        check_int(self.seed, 'seed')
         if self.compile not in COMPILE_MODES: raise ValueError(f"unknown compile mode {self.compile!r}; choose one of {', '.join(COMPILE_MODES)}")
         if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr!r}")
 
