@@ -113,3 +113,5 @@ def test_report_has_paper_values_and_figures(table1_smoke):
     assert 'claims-smoke.md' in md and 'nan' not in md
     cells = json.loads(report)['cells']   # a section per cell: none hides outputs behind JupyterLab's "Show more outputs"
     assert max(len(c.get('outputs', [])) for c in cells) <= 10
+    # figures are image outputs, although this test runs the command with MPLBACKEND=Agg (as CI and scripts do)
+    assert sum('image/png' in o.get('data', {}) for c in cells for o in c.get('outputs', [])) >= 2
