@@ -68,9 +68,7 @@ def check_params(params: dict, serves=None) -> dict:
     return p
 
 # %% ../nbs/06_batch.ipynb #96c51902
-from .runs import device_name
 from .budget import OutOfBudget, DEADLINE_ENV, BUDGET_MARGIN, budget_left
-from .experiments import RATE, run_flops
 
 def measured_rate(out, dev) -> float | None:
     "FLOP/s of the runs this device (`device_name`) made from scratch under `out`: their FLOP estimates over their wall time"

@@ -32,9 +32,7 @@ def row_name(exp: str, cfg: dict) -> str:
     if exp == 'lengths': return length_row(cfg)
     return label
 
-def _label(cfg):
-    from bn_robust.runs import RunConfig
-    return RunConfig(**cfg).label
+def _label(cfg): return RunConfig(**cfg).label
 
 def load_records(out) -> pd.DataFrame:
     "One row per valid `record.json` under `out/runs`: config fields, metrics, provenance"
